@@ -1,0 +1,215 @@
+"""Point-neuron models as pure ``init`` / ``step`` pairs over NamedTuple states.
+
+Units: membrane potentials in mV, times in ms, capacitances in pF, conductances in nS,
+currents in pA (so nS * mV = pA and pA * ms / pF = mV). Each model is a
+:class:`NeuronModel` ``(init, step)``:
+
+* ``init(params, n, v0=None) -> state`` gives the state of ``n`` neurons at rest (or ``v0``);
+* ``step(params, state, syn_ex, syn_in, i_ext, dt) -> (state, spikes)`` advances one step of
+  ``dt`` ms. ``syn_ex`` / ``syn_in`` are the synaptic increments that arrived this step
+  (nS for conductance synapses, pA for current synapses); they are added to the synaptic
+  variables after the membrane update, as NEST and Brian2 do, so they act from the next step.
+  ``i_ext`` is a DC / external current in pA. ``spikes`` is float32 in {0, 1}.
+
+Integration is exact where the equations allow it: the current-based LIF with exponential
+synaptic currents uses the exact propagator (Rotter & Diesmann 1999, NEST iaf_psc_exp); the
+conductance-based LIF, linear in v for the conductances held over a step, uses the
+exponential-Euler step (what Brian2 picks for these equations). The spike nonlinearity is
+:func:`spike_fn`, a Heaviside step whose gradient is a surrogate, so every model can also be
+trained by BPTT.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+from jaxtyping import Array, Float, Int
+
+__all__ = [
+    "spike_fn", "NeuronModel", "LIFParams", "LIFState", "lif_current", "lif_conductance",
+    "AdLIFParams", "AdLIFState", "adaptive_lif",
+]
+
+
+# ---- spike nonlinearity with surrogate gradient -----------------------------------------
+
+@jax.custom_vjp
+def spike_fn(x: Array, slope: float = 5.0) -> Array:
+    """Heaviside ``x >= 0`` as float; backward pass uses the fast-sigmoid surrogate
+    ``d/dx = 1 / (1 + slope*|x|)**2`` (Zenke & Ganguli 2018). ``x`` is (v - v_th) in mV
+    (or any scaled distance to threshold)."""
+    return (x >= 0).astype(jnp.result_type(x, jnp.float32))
+
+
+def _spike_fwd(x, slope=5.0):
+    return spike_fn(x, slope), (x, slope)
+
+
+def _spike_bwd(res, g):
+    x, slope = res
+    return (g / (1.0 + slope * jnp.abs(x)) ** 2, jnp.zeros_like(jnp.asarray(slope)))
+
+
+spike_fn.defvjp(_spike_fwd, _spike_bwd)
+
+
+class NeuronModel(NamedTuple):
+    """A neuron model as a pair of pure functions (Optax style)."""
+    init: Callable
+    step: Callable
+
+
+# ---- leaky integrate-and-fire --------------------------------------------------------
+
+@struct.dataclass
+class LIFParams:
+    """Parameters of a leaky integrate-and-fire neuron (defaults: biological values).
+
+    Attributes:
+        v_rest: resting (leak reversal) potential E_L, mV.
+        v_th: spike threshold, mV.
+        v_reset: reset potential, mV.
+        tau_m: membrane time constant C_m / g_L, ms.
+        c_m: membrane capacitance, pF.
+        t_ref: absolute refractory period, ms (membrane clamped at v_reset).
+        tau_syn_ex: excitatory synaptic time constant, ms.
+        tau_syn_in: inhibitory synaptic time constant, ms.
+        e_ex: excitatory reversal potential, mV (conductance synapses only).
+        e_in: inhibitory reversal potential, mV (conductance synapses only).
+    """
+    v_rest: float = -70.0
+    v_th: float = -55.0
+    v_reset: float = -70.0
+    tau_m: float = 20.0
+    c_m: float = 250.0
+    t_ref: float = 2.0
+    tau_syn_ex: float = 5.0
+    tau_syn_in: float = 10.0
+    e_ex: float = 0.0
+    e_in: float = -80.0
+
+
+class LIFState(NamedTuple):
+    """State of n LIF neurons: v (mV), g_ex / g_in (nS or pA), refractory steps left."""
+    v: Float[Array, "*n"]
+    g_ex: Float[Array, "*n"]
+    g_in: Float[Array, "*n"]
+    refractory: Int[Array, "*n"]
+
+
+def _lif_init(params: LIFParams, n, v0=None) -> LIFState:
+    shape = (n,) if isinstance(n, int) else tuple(n)
+    v = jnp.full(shape, params.v_rest, jnp.float32) if v0 is None else jnp.asarray(v0, jnp.float32)
+    z = jnp.zeros(shape, jnp.float32)
+    return LIFState(v=v, g_ex=z, g_in=z, refractory=jnp.zeros(shape, jnp.int32))
+
+
+def _ref_steps(params, dt):
+    return jnp.round(jnp.asarray(params.t_ref) / dt).astype(jnp.int32)
+
+
+def _fire_and_reset(params, v_new, state, dt):
+    """Clamp refractory neurons, detect threshold crossings, reset."""
+    refr = state.refractory > 0
+    v_new = jnp.where(refr, params.v_reset, v_new)
+    spikes = spike_fn(v_new - params.v_th) * (~refr)
+    v_new = v_new - spikes * (v_new - params.v_reset)
+    refractory = jnp.where(spikes > 0, _ref_steps(params, dt), jnp.maximum(state.refractory - 1, 0))
+    return v_new, spikes, refractory
+
+
+def _psc_propagator(tau_m, tau_s, c_m, dt):
+    """Exact weight of an exponentially decaying current I0 on v over dt (mV per pA)."""
+    # tau_s * tau_m / (C (tau_m - tau_s)) * (exp(-dt/tau_m) - exp(-dt/tau_s)); limit tau_s->tau_m
+    d = tau_m - tau_s
+    safe = jnp.abs(d) > 1e-6 * tau_m
+    d_safe = jnp.where(safe, d, 1.0)
+    exact = tau_s * tau_m / (c_m * d_safe) * (jnp.exp(-dt / tau_m) - jnp.exp(-dt / tau_s))
+    limit = dt / c_m * jnp.exp(-dt / tau_m)
+    return jnp.where(safe, exact, limit)
+
+
+def _lif_current_step(params: LIFParams, state: LIFState, syn_ex, syn_in, i_ext, dt: float):
+    """Current-based LIF, exponential PSCs, exact integration (NEST iaf_psc_exp order)."""
+    p = params
+    p22 = jnp.exp(-dt / p.tau_m)
+    p_dc = p.tau_m / p.c_m * (1.0 - p22)  # mV per pA of constant current
+    v = (p.v_rest + (state.v - p.v_rest) * p22 + state.g_ex * _psc_propagator(p.tau_m, p.tau_syn_ex, p.c_m, dt)
+         + state.g_in * _psc_propagator(p.tau_m, p.tau_syn_in, p.c_m, dt) + i_ext * p_dc)
+    v, spikes, refractory = _fire_and_reset(p, v, state, dt)
+    g_ex = state.g_ex * jnp.exp(-dt / p.tau_syn_ex) + syn_ex
+    g_in = state.g_in * jnp.exp(-dt / p.tau_syn_in) + syn_in
+    return LIFState(v, g_ex, g_in, refractory), spikes
+
+
+def _lif_conductance_step(params: LIFParams, state: LIFState, syn_ex, syn_in, i_ext, dt: float):
+    """Conductance-based LIF, exponential conductances, exponential-Euler membrane step.
+
+    C dv/dt = g_L (E_L - v) + g_ex (E_ex - v) + g_in (E_in - v) + I_ext,  g_L = C / tau_m.
+    With the conductances held over the step the equation is linear in v and is solved
+    exactly: v -> v_inf + (v - v_inf) exp(-dt g_tot / C).
+    """
+    p = params
+    g_l = p.c_m / p.tau_m
+    g_tot = g_l + state.g_ex + state.g_in
+    v_inf = (g_l * p.v_rest + state.g_ex * p.e_ex + state.g_in * p.e_in + i_ext) / g_tot
+    v = v_inf + (state.v - v_inf) * jnp.exp(-dt * g_tot / p.c_m)
+    v, spikes, refractory = _fire_and_reset(p, v, state, dt)
+    g_ex = state.g_ex * jnp.exp(-dt / p.tau_syn_ex) + syn_ex
+    g_in = state.g_in * jnp.exp(-dt / p.tau_syn_in) + syn_in
+    return LIFState(v, g_ex, g_in, refractory), spikes
+
+
+lif_current = NeuronModel(_lif_init, _lif_current_step)
+"""LIF with exponential post-synaptic currents (pA), exact integration."""
+
+lif_conductance = NeuronModel(_lif_init, _lif_conductance_step)
+"""LIF with exponential conductances (nS), exponential-Euler (Brian2's choice)."""
+
+
+# ---- adaptive LIF ----------------------------------------------------------------------
+
+@struct.dataclass
+class AdLIFParams(LIFParams):
+    """LIF parameters plus a spike-triggered adaptation current ("LIF-A").
+
+    Attributes:
+        tau_w: adaptation time constant, ms.
+        a: subthreshold adaptation conductance, nS (0 for purely spike-triggered).
+        b: adaptation current increment per spike, pA.
+    """
+    tau_w: float = 100.0
+    a: float = 0.0
+    b: float = 20.0
+
+
+class AdLIFState(NamedTuple):
+    """LIF state plus the adaptation current w (pA)."""
+    v: Float[Array, "*n"]
+    g_ex: Float[Array, "*n"]
+    g_in: Float[Array, "*n"]
+    refractory: Int[Array, "*n"]
+    w: Float[Array, "*n"]
+
+
+def _adlif_init(params: AdLIFParams, n, v0=None) -> AdLIFState:
+    s = _lif_init(params, n, v0)
+    return AdLIFState(*s, w=jnp.zeros_like(s.v))
+
+
+def _adlif_step(params: AdLIFParams, state: AdLIFState, syn_ex, syn_in, i_ext, dt: float):
+    """Current-based adaptive LIF: the adaptation current w enters as -w (held over the
+    step), decays with tau_w towards a (v - E_L), and jumps by b at each spike."""
+    lif_state = LIFState(state.v, state.g_ex, state.g_in, state.refractory)
+    new, spikes = _lif_current_step(params, lif_state, syn_ex, syn_in, i_ext - state.w, dt)
+    decay = jnp.exp(-dt / params.tau_w)
+    w_inf = params.a * (state.v - params.v_rest)
+    w = w_inf + (state.w - w_inf) * decay + params.b * spikes
+    return AdLIFState(*new, w=w), spikes
+
+
+adaptive_lif = NeuronModel(_adlif_init, _adlif_step)
+"""Adaptive LIF (spike-triggered adaptation current), exponential PSCs."""
