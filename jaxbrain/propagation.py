@@ -1,0 +1,183 @@
+"""Propagation: spikes of a source population -> synaptic input of its targets.
+
+Interchangeable implementations over the same synapses (the same :class:`Connectivity`):
+
+* ``dense``: ``spikes @ W`` with the materialised [n_pre, n_post] matrix; the only one that
+  uses matmul units, best for small dense projections and large batches.
+* ``segment_sum``: every explicit synapse contributes ``w * s[pre]``, summed per target;
+  cost proportional to the number of synapses, independent of activity.
+* ``event``: only the rows of the sources that spiked are gathered from the explicit
+  source-major table (:class:`~jaxbrain.connectivity.Ell`) and scatter-added; cost
+  proportional to the number of spikes.
+* ``procedural``: as ``event``, but the rows are regenerated from the counter-based RNG
+  instead of read, so no synapse is ever stored.
+* ``pull``: for ``fixed_indegree``, each target regenerates its ``k`` sources and gathers
+  their spikes (procedural, no storage, cost n_post * k per step).
+
+Event-driven implementations use static shapes: ``jnp.nonzero(size=...)`` lists the active
+sources; the first ``cap`` are processed unconditionally and any beyond ``cap`` in further
+chunks of a ``while_loop``, so no spike is ever dropped whatever the activity.
+
+All implementations deliver into a :class:`~jaxbrain.delays.DelayRing`, which handles both a
+single delay per projection and heterogeneous per-synapse delays. :func:`choose_impl` picks
+one by size, density, expected activity and batch (the ``auto`` default).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+from jaxtyping import Array, Float
+
+from . import connectivity as cx
+from .delays import DelayRing, ring_add, ring_add_dense, ring_init
+
+__all__ = ["IMPLS", "Synapses", "build", "choose_impl", "deliver", "propagate", "event_cap"]
+
+IMPLS = ("dense", "segment_sum", "event", "procedural", "pull")
+
+
+@struct.dataclass
+class Synapses:
+    """One projection's synapses in the form its implementation needs.
+
+    conn: the description (always kept: it is the ground truth). ell / coo / w_dense: the
+    materialised data (or None for procedural / pull). impl, cap, dt: static.
+    """
+    conn: cx.Connectivity
+    ell: cx.Ell | None = None
+    coo: Any = None
+    w_dense: Float[Array, "n_pre n_post"] | None = None
+    impl: str = struct.field(pytree_node=False, default="event")
+    cap: int = struct.field(pytree_node=False, default=64)
+    dt: float = struct.field(pytree_node=False, default=0.1)
+
+    @property
+    def max_delay(self) -> int:
+        return self.conn.delay.max_steps(self.dt)
+
+
+def event_cap(n_pre: int, rate_hz: float, dt: float) -> int:
+    """Active sources processed per step without a second chunk: mean + 6 sd + 16."""
+    mean = n_pre * rate_hz * dt * 1e-3
+    return int(min(n_pre, math.ceil(2 * mean + 6 * math.sqrt(mean) + 16)))
+
+
+def choose_impl(conn: cx.Connectivity, batch: int = 1, rate_hz: float = 10.0, dt: float = 0.1,
+                memory_budget_bytes: float = 4e9) -> str:
+    """Pick the cheapest implementation by a simple cost model (element operations per step).
+
+    * dense: n_pre * n_post multiply-adds, ~20x cheaper per element than a random scatter
+      (contiguous, vectorised), and the matrix read is shared by the batch;
+    * event: active sources * mean out-degree random scatters (+ a pass over the spikes);
+    * segment_sum: all synapses, each a gather and a scatter;
+    * procedural / pull: when the explicit synapses (12 bytes each) exceed the memory budget.
+    """
+    n_syn = conn.n_pre * conn.mean_out
+    if n_syn * 12 > memory_budget_bytes:
+        return "pull" if conn.kind == "fixed_indegree" else "procedural"
+    active = conn.n_pre * rate_hz * dt * 1e-3
+    cost = {
+        "event": batch * (conn.n_pre / 8 + active * conn.mean_out),
+        "segment_sum": batch * 2 * n_syn,
+    }
+    if conn.n_pre * conn.n_post * 4 <= min(memory_budget_bytes, 2e9) and not conn.delay.heterogeneous:
+        cost["dense"] = conn.n_pre * conn.n_post * batch / 20 / min(batch, 16)
+    return min(cost, key=cost.get)
+
+
+def build(conn: cx.Connectivity, impl: str = "auto", dt: float = 0.1, rate_hz: float = 10.0,
+          batch: int = 1, cap: int | None = None) -> Synapses:
+    """Prepare a projection's synapses for ``impl`` (materialising them if it is explicit)."""
+    if impl == "auto":
+        impl = choose_impl(conn, batch, rate_hz, dt)
+    if impl not in IMPLS:
+        raise ValueError(f"propagation impl {impl!r}; allowed: {list(IMPLS) + ['auto']}")
+    if impl == "pull" and conn.kind != "fixed_indegree":
+        raise ValueError(f"impl 'pull' needs fixed_indegree connectivity, not {conn.kind!r}")
+    if impl == "procedural" and conn.kind == "fixed_indegree":
+        raise ValueError("fixed_indegree is generated target-major: use impl 'pull' (procedural) "
+                         "or an explicit impl")
+    if impl in ("dense", "pull") and conn.delay.heterogeneous:
+        raise ValueError(f"impl {impl!r} supports one delay per projection; heterogeneous delays "
+                         "need 'event', 'segment_sum' or 'procedural'")
+    cap = cap or event_cap(conn.n_pre, rate_hz, dt)
+    syn = Synapses(conn=conn, impl=impl, cap=cap, dt=dt)
+    if impl in ("event", "segment_sum", "dense"):
+        ell = cx.materialize(conn, dt)
+        if impl == "event":
+            syn = syn.replace(ell=ell)
+        elif impl == "segment_sum":
+            pre, post, w, d = cx.to_coo(ell)
+            syn = syn.replace(coo=tuple(jnp.asarray(a) for a in (pre, post, w, d)))
+        else:
+            syn = syn.replace(w_dense=cx.to_dense(ell))
+    return syn
+
+
+def _rows_of(syn: Synapses, idx):
+    """Rows (targets, weights, delays) of source indices ``idx``; idx == n_pre is padding."""
+    if syn.impl == "event":
+        take = lambda a, fill: jnp.take(a, idx, axis=0, mode="fill", fill_value=fill)
+        return take(syn.ell.targets, syn.conn.n_post), take(syn.ell.weights, 0.0), take(syn.ell.delays, 1)
+    rows = cx.source_rows(syn.conn, idx, syn.dt)
+    pad = (idx >= syn.conn.n_pre)[:, None]
+    return jnp.where(pad, syn.conn.n_post, rows.targets), rows.weights, rows.delays
+
+
+def _deliver_events(syn: Synapses, spikes, ring: DelayRing, t) -> DelayRing:
+    n_pre, cap = syn.conn.n_pre, syn.cap
+    active = jnp.nonzero(spikes, size=n_pre, fill_value=n_pre)[0]
+
+    def chunk(carry):
+        # rows of active sources [start, start + cap); the window is shifted back (and its
+        # repeats masked) when it would run past the end of the list.
+        ring, start = carry
+        s0 = jnp.minimum(start, n_pre - cap)
+        idx = jax.lax.dynamic_slice(active, (s0,), (cap,))
+        idx = jnp.where(jnp.arange(cap) + s0 >= start, idx, n_pre)
+        targets, weights, delays = _rows_of(syn, idx)
+        s = jnp.take(spikes, idx, mode="fill", fill_value=0).astype(jnp.float32)
+        return ring_add(ring, t, delays, targets, weights * s[:, None]), start + cap
+
+    carry = chunk((ring, jnp.asarray(0, jnp.int32)))
+    if cap >= n_pre:
+        return carry[0]
+    count = jnp.count_nonzero(spikes).astype(jnp.int32)
+    return jax.lax.while_loop(lambda c: c[1] < count, chunk, carry)[0]
+
+
+def deliver(syn: Synapses, spikes: Float[Array, "n_pre"], ring: DelayRing, t) -> DelayRing:
+    """Add the input caused by ``spikes`` (emitted at step ``t``) to the delay ring.
+
+    ``spikes`` may be graded (counts or amplitudes); each synapse delivers ``w * s[pre]``.
+    """
+    if spikes.shape != (syn.conn.n_pre,):
+        raise ValueError(f"spikes shape {spikes.shape}; expected ({syn.conn.n_pre},) for this projection")
+    impl = syn.impl
+    if impl in ("event", "procedural"):
+        return _deliver_events(syn, spikes, ring, t)
+    d = syn.max_delay
+    s = spikes.astype(jnp.float32)
+    if impl == "dense":
+        return ring_add_dense(ring, t, d, s @ syn.w_dense)
+    if impl == "segment_sum":
+        pre, post, w, delays = syn.coo
+        vals = w * s[pre]
+        if syn.conn.delay.heterogeneous:
+            return ring_add(ring, t, delays, post, vals)
+        return ring_add_dense(ring, t, d, jax.ops.segment_sum(vals, post, syn.conn.n_post))
+    if impl == "pull":
+        rows = cx.target_rows(syn.conn, jnp.arange(syn.conn.n_post, dtype=jnp.int32), syn.dt)
+        return ring_add_dense(ring, t, d, (rows.weights * s[rows.targets]).sum(-1))
+    raise ValueError(f"propagation impl {impl!r}; allowed: {list(IMPLS)}")
+
+
+def propagate(syn: Synapses, spikes: Float[Array, "n_pre"]) -> Float[Array, "n_post"]:
+    """Total synaptic input to each target caused by ``spikes`` (all delays summed)."""
+    ring = ring_init(syn.conn.n_post, syn.max_delay)
+    return deliver(syn, spikes, ring, jnp.asarray(0, jnp.int32)).buf.sum(0)
