@@ -1,0 +1,102 @@
+"""k-cap: the k neurons with the largest input fire.
+
+Tie rule (all methods, documented and tested): among equal inputs the **lower neuron index
+wins**. Winners are returned as int32[k] sorted ascending.
+
+Methods:
+
+* ``"top_k"``: ``lax.top_k`` (which returns the lower index first among equals), then a sort of
+  the k indices. A sort-based kernel: fine for n up to ~1e6.
+* ``"threshold"``: a selection that reads the input a few times instead of sorting it, made
+  for NEMO inputs, which are mostly small integers (synapse counts) plus a few learned
+  increments:
+
+  1. ``lo, hi = min(x), max(x)``; the bracket ``[a, b) = [lo, nextafter(hi))`` holds the k-th
+     largest value ``v_k`` (``count(x >= a) >= k > count(x >= b)``).
+  2. ``passes`` times: count ``x >= t`` for ``bins - 1`` evenly spaced thresholds inside the
+     bracket in one fused pass, and shrink the bracket to the sub-interval holding ``v_k``.
+  3. If ``count(x >= a) <= cap``: gather those candidates (in index order) and take an exact
+     ``top_k`` of them. Otherwise the bracket is one crowded value (many neurons tied at the
+     k-th input): if every value in ``[a, b)`` is equal, all ``x >= b`` win plus the
+     lowest-index ones in the bracket; if not (values closer than the bracket width), fall
+     back to ``top_k``. The result is always exactly the top_k result.
+
+* ``"auto"``: ``top_k`` for n <= 2**17, else ``threshold``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+__all__ = ["k_cap", "k_cap_top_k", "k_cap_threshold"]
+
+
+def k_cap_top_k(x: jax.Array, k: int) -> jax.Array:
+    """Exact k-cap by ``lax.top_k`` (ties to the lower index); int32[k] sorted ascending."""
+    _, idx = jax.lax.top_k(x, k)
+    return jnp.sort(idx.astype(jnp.int32))
+
+
+def _count_ge(x, t):
+    """int32[T]: number of x >= t_m, in one fused pass over x."""
+    return jnp.sum(x[None, :] >= t[:, None], axis=1, dtype=jnp.int32)
+
+
+def k_cap_threshold(x: jax.Array, k: int, bins: int = 32, passes: int = 2,
+                    cap: int | None = None) -> jax.Array:
+    """Exact k-cap by threshold search (see module doc); int32[k] sorted ascending."""
+    n = x.shape[0]
+    x = x.astype(jnp.float32)
+    cap = min(n, max(4 * k, 4096) if cap is None else cap)
+    lo, hi = jnp.min(x), jnp.max(x)
+    a = lo
+    b = jnp.nextafter(hi, jnp.float32(jnp.inf))
+    ca = jnp.int32(n)
+    cb = jnp.int32(0)
+    frac = (jnp.arange(1, bins, dtype=jnp.float32) / bins)
+    for _ in range(passes):
+        t = a + (b - a) * frac
+        t = jnp.clip(t, a, b)
+        c = _count_ge(x, t)
+        ok = c >= k                      # non-increasing in m
+        m = jnp.sum(ok, dtype=jnp.int32)  # thresholds t[0..m-1] keep >= k
+        a_new = jnp.where(m > 0, t[jnp.maximum(m - 1, 0)], a)
+        ca_new = jnp.where(m > 0, c[jnp.maximum(m - 1, 0)], ca)
+        b_new = jnp.where(m < bins - 1, t[jnp.minimum(m, bins - 2)], b)
+        cb_new = jnp.where(m < bins - 1, c[jnp.minimum(m, bins - 2)], cb)
+        a, b, ca, cb = a_new, b_new, ca_new, cb_new
+
+    def gathered(_):
+        idx = jnp.nonzero(x >= a, size=cap, fill_value=n)[0]
+        vals = jnp.where(idx < n, x[jnp.minimum(idx, n - 1)], -jnp.inf)
+        _, pos = jax.lax.top_k(vals, k)
+        return jnp.sort(idx[pos].astype(jnp.int32))
+
+    def crowded(_):
+        s = (x >= a) & (x < b)
+        smin = jnp.min(jnp.where(s, x, jnp.inf))
+        smax = jnp.max(jnp.where(s, x, -jnp.inf))
+
+        def ties(_):
+            need = k - cb
+            take = s & (jnp.cumsum(s, dtype=jnp.int32) <= need)
+            return jnp.nonzero((x >= b) | take, size=k, fill_value=n)[0].astype(jnp.int32)
+
+        return jax.lax.cond(smin == smax, ties, lambda _: k_cap_top_k(x, k), None)
+
+    return jax.lax.cond(ca <= cap, gathered, crowded, None)
+
+
+def k_cap(x: jax.Array, k: int, method: str = "auto") -> jax.Array:
+    """The k winners of input ``x`` (float[n]); int32[k] sorted ascending, ties to lower index."""
+    n = x.shape[-1]
+    if not 0 < k <= n:
+        raise ValueError(f"k_cap: k={k} must be in [1, n={n}]")
+    if method == "auto":
+        method = "top_k" if n <= 2**17 else "threshold"
+    if method == "top_k":
+        return k_cap_top_k(x, k)
+    if method == "threshold":
+        return k_cap_threshold(x, k)
+    raise ValueError(f"k_cap: method {method!r} not allowed; allowed: 'auto', 'top_k', 'threshold'")
