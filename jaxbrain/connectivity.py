@@ -432,7 +432,11 @@ def materialize(conn: Connectivity, dt: float = 0.1) -> Ell:
         raise ValueError(f"{n_over} source rows exceed max_out={conn.max_out} slots; "
                          "this should be ~1e-9 per row: check p and n_post")
     rows = jax.jit(source_rows, static_argnums=2)(conn, jnp.arange(conn.n_pre, dtype=jnp.int32), dt)
-    return Ell(rows.targets, rows.weights, rows.delays, conn.n_post)
+    width = max(1, int(rows.valid.sum(-1).max()))  # valid slots come first in every row
+    if conn.kind == "gaussian":  # thinning leaves gaps: compact each row
+        order = jnp.argsort(~rows.valid, axis=-1, stable=True)
+        rows = Rows(*(jnp.take_along_axis(a, order, axis=-1) for a in rows))
+    return Ell(rows.targets[:, :width], rows.weights[:, :width], rows.delays[:, :width], conn.n_post)
 
 
 def _ell_from_coo(pre, post, w, d, n_pre, n_post) -> Ell:

@@ -1,0 +1,1 @@
+"""Reference networks from the literature, each a builder returning ``(network, state)``."""
