@@ -18,6 +18,7 @@ post-synaptic neuron of a ``(n_pre, n_post)`` matrix):
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -75,7 +76,7 @@ def dequantize(qt: QTensor) -> Float[Array, "..."]:
     return qt.lo + qt.codes.astype(jnp.float32) * qt.scale
 
 
-@jax.custom_vjp
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
 def fake_quant(w: Array, bits, axis: int | None = None) -> Array:
     """Quantise-dequantise ``w`` (forward); identity gradient (straight-through estimator).
     ``bits`` may be a traced scalar (any integer >= 1; >= 24 is effectively float)."""
@@ -86,8 +87,8 @@ def _fq_fwd(w, bits, axis=None):
     return _qdq(w, bits, axis), None
 
 
-def _fq_bwd(_, g):
-    return g, None, None
+def _fq_bwd(axis, _, g):
+    return g, None
 
 
 fake_quant.defvjp(_fq_fwd, _fq_bwd)

@@ -1,0 +1,282 @@
+"""Diehl & Cook (2015) unsupervised STDP classifier on the real MNIST.
+
+Protocol: several networks (one per seed, plus one per QAT bit width) learn side by side
+under ``jax.vmap`` from the same ``n_train`` training images per epoch (a seeded shuffle of
+the 60,000), with no labels. Then, weights and thresholds frozen, each network's responses
+to the first ``n_label`` TRAINING images assign every excitatory neuron a label, and the
+class with the highest mean response of its neurons is the prediction on the first
+``n_test`` test images (all 10,000 by default). The same frozen networks are evaluated with
+post-training quantised weights (PTQ) and with Tsodyks-Markram input synapses (STP), each
+with its own label assignment from the training images.
+
+Training stops early (after a chunk) when ``max_train_s`` is exceeded; the number of images
+actually learned is reported. Checkpoints (orbax) every ``checkpoint_every`` images under
+``out/ckpt``; a rerun with the same ``out`` resumes from the latest one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxbrain.config import at_least, param, positive
+from jaxbrain.plasticity.stp import STPParams
+from jaxbrain.quantization import memory_bytes
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    n_e: int = param(400, at_least(1), "excitatory (= inhibitory) neurons")
+    n_train: int = param(60000, at_least(1), "training images per epoch (<= 60000)")
+    epochs: int = param(1, at_least(1), "passes over the n_train images")
+    n_label: int = param(10000, at_least(10), "training images used to assign labels")
+    n_test: int = param(10000, at_least(1), "test images evaluated (<= 10000)")
+    seeds: tuple[int, ...] = param((0,), None, "one float network per seed (vmapped)")
+    qat_bits: tuple[int, ...] = param((), None, "extra networks trained with fake-quantised weights")
+    ptq_bits: tuple[int, ...] = param((8, 4, 2), None, "post-training quantisation bit widths")
+    eval_stp: bool = param(True, None, "evaluate frozen networks with Tsodyks-Markram inputs")
+    t_present: float = param(350.0, positive, "presentation time, ms")
+    dt: float = param(0.5, positive, "time step, ms")
+    chunk: int = param(100, at_least(1), "images per jitted training call")
+    checkpoint_every: int = param(2000, at_least(1), "images between checkpoints")
+    infer_batch: int = param(500, at_least(1), "images per batched inference call")
+    unroll: int = param(1, at_least(1), "lax.scan unroll of the neuron dynamics")
+    max_train_s: float = param(1e9, positive, "stop training after this many seconds")
+    data_seed: int = param(0, None, "seed of the training-image shuffle")
+
+    def check(self):
+        from jaxbrain.config import ConfigError
+        if self.n_train > 60000:
+            raise ConfigError(f"config key 'n_train': value {self.n_train} is not allowed; allowed: <= 60000")
+        if self.n_test > 10000:
+            raise ConfigError(f"config key 'n_test': value {self.n_test} is not allowed; allowed: <= 10000")
+        if self.n_label > 60000:
+            raise ConfigError(f"config key 'n_label': value {self.n_label} is not allowed; allowed: <= 60000")
+        if not self.seeds:
+            raise ConfigError("config key 'seeds': value () is not allowed; allowed: at least one seed")
+        for b in self.qat_bits + self.ptq_bits:
+            if b not in (1, 2, 4, 8):
+                raise ConfigError(f"config key 'qat_bits'/'ptq_bits': value {b} is not allowed; "
+                                  f"allowed: 1, 2, 4, 8")
+        steps = self.t_present / self.dt
+        if abs(steps - round(steps)) > 1e-6:
+            raise ConfigError(f"config key 't_present': value {self.t_present} is not a multiple "
+                              f"of dt = {self.dt}")
+
+
+def _progress(total, initial):
+    try:
+        from tqdm import tqdm
+        return tqdm(total=total, initial=initial, unit="img", mininterval=5.0, smoothing=0.1)
+    except ImportError:  # pragma: no cover
+        class _P:
+            def update(self, n): pass
+            def set_postfix(self, **kw): pass
+            def close(self): pass
+        return _P()
+
+
+def train_order(cfg: Config) -> np.ndarray:
+    """Indices of the training images in learning order (all epochs concatenated)."""
+    return np.concatenate([np.random.default_rng([cfg.data_seed, e]).permutation(60000)[:cfg.n_train]
+                           for e in range(cfg.epochs)])
+
+
+def run(cfg: Config, out: Path) -> dict:
+    from jaxbrain.checkpoint import Checkpointer
+    from jaxbrain.datasets.mnist import load_mnist
+    from jaxbrain.models import diehl_cook as dc
+
+    x_train, y_train = load_mnist("train")
+    x_test, y_test = load_mnist("test", n=cfg.n_test)
+    p = dc.DCParams(n_e=cfg.n_e, dt=cfg.dt, n_steps=int(round(cfg.t_present / cfg.dt)),
+                    unroll=cfg.unroll)
+    nets = [(s, 32) for s in cfg.seeds] + [(cfg.seeds[0], b) for b in cfg.qat_bits]
+    names = [f"seed{s}" if b == 32 else f"seed{s}-qat{b}" for s, b in nets]
+    seeds = jnp.asarray([s for s, _ in nets], jnp.uint32)
+    qbits = jnp.asarray([b for _, b in nets], jnp.float32)
+    M = len(nets)
+
+    state = jax.vmap(lambda s: dc.init(p, s))(seeds)
+    order = train_order(cfg)
+    total = len(order)
+    ckpt = Checkpointer(Path(out).absolute() / "ckpt", max_to_keep=2)
+    meta = {"nets": names, "n_e": cfg.n_e, "order_seed": cfg.data_seed, "n_train": cfg.n_train,
+            "epochs": cfg.epochs, "t_present": cfg.t_present, "dt": cfg.dt}
+    done = 0
+    if ckpt.latest_step() is not None:
+        saved = json.loads((Path(out) / "ckpt_meta.json").read_text())
+        if saved != meta:
+            raise ValueError(f"checkpoint in {out}/ckpt was made by another config: {saved} != {meta}")
+        restored = ckpt.restore({"w": state.w, "theta": state.theta})
+        state = dc.DCState(jnp.asarray(restored["w"]), jnp.asarray(restored["theta"]))
+        done = int(ckpt.latest_step())
+        print(f"resumed from image {done} of {total}")
+    (Path(out) / "ckpt_meta.json").write_text(json.dumps(meta))
+
+    @jax.jit
+    def train(state, images, ids):
+        f = lambda qb, st, sd: dc.train_chunk(p.replace(quant_bits=qb), st, images, ids, sd)
+        return jax.vmap(f)(qbits, state, seeds)
+
+    # ---- training ---------------------------------------------------------------------
+    bar = _progress(total, done)
+    t_start = time.perf_counter()
+    t_compile = None
+    timed_images, timed_s = 0, 0.0
+    attempts_sum, stopped_early = 0.0, False
+    last_ckpt = done
+    while done < total:
+        k = min(cfg.chunk, total - done)
+        idx = order[done:done + k]
+        t0 = time.perf_counter()
+        state, counts, attempts = train(state, jnp.asarray(x_train[idx]),
+                                        jnp.asarray(done + np.arange(k), jnp.uint32))
+        jax.block_until_ready(state)
+        dt_chunk = time.perf_counter() - t0
+        if t_compile is None:
+            t_compile = dt_chunk
+        elif k == cfg.chunk:
+            timed_images += k
+            timed_s += dt_chunk
+        attempts_sum += float(jnp.mean(attempts)) * k
+        done += k
+        bar.update(k)
+        bar.set_postfix(spikes=f"{float(jnp.mean(jnp.sum(counts, -1))):.1f}",
+                        theta=f"{float(jnp.mean(state.theta)):.2f}")
+        if done - last_ckpt >= cfg.checkpoint_every or done == total:
+            ckpt.save(done, {"w": state.w, "theta": state.theta})
+            last_ckpt = done
+        if time.perf_counter() - t_start > cfg.max_train_s and done < total:
+            ckpt.save(done, {"w": state.w, "theta": state.theta})
+            stopped_early = True
+            break
+    bar.close()
+    train_s = time.perf_counter() - t_start
+    img_per_s = timed_images / timed_s if timed_s > 0 else float("nan")
+
+    # ---- evaluation (frozen) -----------------------------------------------------------
+    @jax.jit
+    def responses_fn(pp, st, images, ids, sd):
+        return dc.respond(pp, st, images, ids, sd, 0)
+
+    def responses(pp, st, sd, images, stream):
+        out_counts = []
+        for a in range(0, len(images), cfg.infer_batch):
+            b = images[a:a + cfg.infer_batch]
+            ids = jnp.asarray(stream * 1_000_000 + a + np.arange(len(b)), jnp.uint32)
+            out_counts.append(np.asarray(responses_fn(pp, st, jnp.asarray(b), ids, sd)))
+        return np.concatenate(out_counts)
+
+    x_lab, y_lab = x_train[:cfg.n_label], y_train[:cfg.n_label]
+
+    def evaluate(pp, st, sd):
+        t0 = time.perf_counter()
+        cl = responses(pp, st, sd, x_lab, dc.STREAM_LABEL)
+        ct = responses(pp, st, sd, x_test, dc.STREAM_TEST)
+        assign = np.asarray(dc.assign_labels(jnp.asarray(cl), jnp.asarray(y_lab)))
+        pred = np.asarray(dc.predict(jnp.asarray(ct), jnp.asarray(assign)))
+        return {"accuracy": float(np.mean(pred == y_test)),
+                "mean_test_spikes": float(ct.sum(1).mean()),
+                "silent_test_images": int((ct.sum(1) == 0).sum()),
+                "eval_s": time.perf_counter() - t0}, pred, assign
+
+    results, preds = {}, {}
+    t_eval = time.perf_counter()
+    for m, (name, (sd, b)) in enumerate(zip(names, nets)):
+        st = dc.DCState(state.w[m], state.theta[m])
+        res, pred, assign = evaluate(p.replace(quant_bits=float(b)), st, sd)
+        res["bits_forward"] = b
+        res["memory_bytes"] = memory_bytes((784, cfg.n_e), b, axis=0 if b < 32 else None)
+        results[name] = res
+        preds[name] = (pred, assign)
+        print(f"{name}: test accuracy {res['accuracy']:.4f}")
+        if b != 32:
+            continue
+        for pb in cfg.ptq_bits:
+            r, _, _ = evaluate(p.replace(quant_bits=float(pb)), st, sd)
+            r["memory_bytes"] = memory_bytes((784, cfg.n_e), pb, axis=0)
+            results[f"{name}-ptq{pb}"] = r
+            print(f"{name}-ptq{pb}: test accuracy {r['accuracy']:.4f}")
+        if cfg.eval_stp:
+            for sname, sp in (("stp-depressing", STPParams(U=0.5, tau_d=800.0, tau_f=0.0)),
+                              ("stp-facilitating", STPParams(U=0.03, tau_d=130.0, tau_f=530.0))):
+                r, _, _ = evaluate(p.replace(stp=sp, stp_on=True), st, sd)
+                r["stp"] = dataclasses.asdict(sp) if dataclasses.is_dataclass(sp) else str(sp)
+                results[f"{name}-{sname}"] = r
+                print(f"{name}-{sname}: test accuracy {r['accuracy']:.4f}")
+    eval_s = time.perf_counter() - t_eval
+
+    # ---- figures ------------------------------------------------------------------------
+    first = names[0]
+    _plot_fields(np.asarray(state.w[0]), preds[first][1], out / "receptive_fields.png")
+    _plot_confusion(y_test, preds[first][0], out / "confusion.png",
+                    f"{first}: test accuracy {results[first]['accuracy']:.3f}")
+
+    n_trained = done
+    return {
+        "networks": names,
+        "results": results,
+        "accuracy": results[first]["accuracy"],
+        "protocol": {
+            "train_images_learned": n_trained, "train_images_planned": total,
+            "epochs_planned": cfg.epochs, "stopped_early_by_time_budget": stopped_early,
+            "label_images": cfg.n_label, "label_source": "training set (first n_label images)",
+            "test_images": cfg.n_test, "t_present_ms": cfg.t_present, "dt_ms": cfg.dt,
+            "rest": "state reset between images (theta kept)", "input_rate": "pixel/4 Hz at intensity 2",
+            "mean_presentations_per_image": attempts_sum / max(n_trained, 1),
+        },
+        "timing": {
+            "train_s": train_s, "first_chunk_s_with_compile": t_compile,
+            "train_images_per_s_measured": img_per_s, "networks_in_parallel": M,
+            "epoch_60k_s_extrapolated": 60000.0 / img_per_s if img_per_s == img_per_s else None,
+            "eval_s": eval_s,
+        },
+    }
+
+
+def _plot_fields(w, assign, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    n = w.shape[1]
+    side = int(np.ceil(np.sqrt(n)))
+    grid = np.zeros((side * 28, side * 28), np.float32)
+    for j in range(n):
+        r, c = divmod(j, side)
+        grid[r * 28:(r + 1) * 28, c * 28:(c + 1) * 28] = w[:, j].reshape(28, 28)
+    fig, ax = plt.subplots(figsize=(8, 8))
+    im = ax.imshow(grid, cmap="hot_r", interpolation="nearest")
+    ax.set_title(f"learned input weights of {n} excitatory neurons")
+    ax.axis("off")
+    fig.colorbar(im, ax=ax, fraction=0.04)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _plot_confusion(y, pred, path, title):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    cm = np.zeros((10, 10), np.int64)
+    np.add.at(cm, (y, pred), 1)
+    fig, ax = plt.subplots(figsize=(6, 5))
+    im = ax.imshow(cm, cmap="Blues")
+    for i in range(10):
+        for j in range(10):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
+                    color="white" if cm[i, j] > cm.max() / 2 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_xticks(range(10))
+    ax.set_yticks(range(10))
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)

@@ -1,0 +1,274 @@
+"""Diehl & Cook (2015) unsupervised STDP digit classifier (Front. Comput. Neurosci. 9:99).
+
+784 Poisson inputs (rate = pixel * ``input_scale`` * intensity Hz, pixel in 0..255; the
+paper's pixel / 4 Hz is ``input_scale = 1/8`` at the initial intensity 2) project all-to-all
+with plastic weights (:data:`~jaxbrain.plasticity.diehl_cook_stdp`) onto ``n_e``
+conductance-based LIF excitatory neurons with adaptive thresholds; each excitatory neuron
+drives one inhibitory neuron (weight ``w_ei``), which inhibits all other excitatory neurons
+(``w_ie``): soft winner-take-all. Conductances are in units of the leak conductance
+(``c_m = tau_m`` so ``g_L = 1``), as in the paper's Brian code.
+
+Per image (:func:`present`): the input weights are normalised to sum ``norm_total`` per
+excitatory neuron, then the image is shown for ``t_present`` ms; if the excitatory layer fires
+fewer than ``min_spikes`` spikes the image is shown again with intensity + 1 (at most
+``max_tries`` presentations). Differences from the paper's code, chosen for speed and stated
+here once:
+
+* the 150 ms rest between images is replaced by resetting membrane, conductances and traces
+  to rest (the paper's rest lets them decay; the threshold theta is kept, with its exact decay);
+* within one presentation the STDP changes are accumulated and applied at its end (the rule
+  is exactly the online rule with the weights held fixed over the 350 ms; see
+  :func:`jaxbrain.plasticity.accumulate`); the threshold theta adapts online, per spike;
+* the paper's random axonal delays (0-10 ms input to excitatory) are left out;
+* E -> I -> E inhibition arrives one step (``dt``) after the excitatory spike.
+
+Everything is a pure function of ``(params, state, image, seed, counters)``: Poisson input
+spikes come from the counter-based RNG keyed by (seed, stream, image id, attempt, step,
+input), so a run resumed from a checkpoint continues exactly, and networks with different
+seeds or hyper-parameters run side by side under ``jax.vmap``.
+
+Optional for evaluation: ``quant_bits`` < 24 runs the input weights through
+:func:`jaxbrain.quantization.fake_quant` (per post neuron) in the forward pass (QAT when
+learning, PTQ when frozen), and ``stp_on=True`` multiplies each input spike by its
+Tsodyks-Markram release divided by ``U`` (first spike of a train = the learned weight).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+from jaxtyping import Array, Float, Int
+
+from .. import rng
+from ..neurons import LIFParams, LIFState, lif_conductance
+from ..plasticity.diehl_cook import DiehlCookParams
+from ..plasticity.stp import STPParams, tsodyks_markram
+from ..plasticity.traces import bounded_change
+from ..quantization import fake_quant
+
+__all__ = ["DCParams", "DCState", "init", "present", "train_chunk", "respond",
+           "assign_labels", "predict", "last_spike_trace", "stdp_window", "STREAM_TRAIN", "STREAM_LABEL",
+           "STREAM_TEST"]
+
+STREAM_TRAIN, STREAM_LABEL, STREAM_TEST = 0, 1, 2
+
+
+def _exc() -> LIFParams:
+    return LIFParams(v_rest=-65.0, v_th=-52.0, v_reset=-65.0, tau_m=100.0, c_m=100.0,
+                     t_ref=5.0, tau_syn_ex=1.0, tau_syn_in=2.0, e_ex=0.0, e_in=-100.0)
+
+
+def _inh() -> LIFParams:
+    return LIFParams(v_rest=-60.0, v_th=-40.0, v_reset=-45.0, tau_m=10.0, c_m=10.0,
+                     t_ref=2.0, tau_syn_ex=1.0, tau_syn_in=2.0, e_ex=0.0, e_in=-85.0)
+
+
+@struct.dataclass
+class DCParams:
+    """Network parameters (paper values by default). Times in ms, potentials in mV,
+    conductances in units of the leak conductance.
+
+    Attributes:
+        n_input, n_e: input and excitatory (= inhibitory) population sizes (static).
+        dt: time step, ms.
+        n_steps: steps per presentation (static; 700 = 350 ms at dt 0.5).
+        exc, inh: LIF parameters; ``exc.v_th`` is the base threshold (theta adds to it).
+        w_ei: E -> I one-to-one weight; w_ie: I -> E all-but-own weight.
+        stdp: the input -> E rule.
+        theta_plus, tau_theta: adaptive threshold increment per spike (mV) and decay (ms).
+        norm_total: sum of input weights per excitatory neuron.
+        input_scale: Hz per pixel unit per intensity unit (1/8: pixel/4 Hz at intensity 2).
+        intensity0: initial intensity; min_spikes, max_tries: the re-presentation rule.
+        t_rest: rest between images over which theta decays (ms; state is reset).
+        w_init: initial weights uniform in [0.01, 1.01) * w_init (the paper: 0.3).
+        quant_bits: forward-pass weight bits (>= 24: float).
+        stp: Tsodyks-Markram parameters for the inputs; stp_on: use them (static).
+    """
+    n_input: int = struct.field(pytree_node=False, default=784)
+    n_e: int = struct.field(pytree_node=False, default=400)
+    n_steps: int = struct.field(pytree_node=False, default=700)
+    max_tries: int = struct.field(pytree_node=False, default=5)
+    unroll: int = struct.field(pytree_node=False, default=1)
+    dt: float = 0.5
+    exc: LIFParams = struct.field(default_factory=_exc)
+    inh: LIFParams = struct.field(default_factory=_inh)
+    w_ei: float = 10.4
+    w_ie: float = 17.0
+    stdp: DiehlCookParams = struct.field(default_factory=DiehlCookParams)
+    theta_plus: float = 0.05
+    tau_theta: float = 1e7
+    norm_total: float = 78.0
+    input_scale: float = 0.125
+    intensity0: float = 2.0
+    min_spikes: float = 5.0
+    t_rest: float = 150.0
+    w_init: float = 0.3
+    quant_bits: float = 32.0
+    stp: STPParams = struct.field(default_factory=STPParams)
+    stp_on: bool = struct.field(pytree_node=False, default=False)
+
+
+class DCState(NamedTuple):
+    """Learned state: input weights ``w`` (n_input, n_e) and thresholds ``theta`` (n_e,) mV."""
+    w: Float[Array, "n_input n_e"]
+    theta: Float[Array, "n_e"]
+
+
+def init(params: DCParams, seed) -> DCState:
+    """Initial weights ``w_init * (U[0,1) + 0.01)`` from the counter RNG, theta = 0."""
+    i = jnp.arange(params.n_input, dtype=jnp.uint32)[:, None]
+    j = jnp.arange(params.n_e, dtype=jnp.uint32)[None, :]
+    w = params.w_init * (rng.uniform(seed, 7, i, j) + 0.01)
+    return DCState(w.astype(jnp.float32), jnp.zeros((params.n_e,), jnp.float32))
+
+
+def last_spike_trace(spikes: Float[Array, "T n"], tau, dt) -> Float[Array, "T n"]:
+    """Nearest-spike trace at each step, decayed over the step and before that step's spike:
+    ``exp(-(t - t_last) dt / tau)`` with ``t_last`` the last spike strictly before ``t``
+    (0 if none). Equals stepping :func:`~jaxbrain.plasticity.traces.decay` / ``bump``."""
+    T = spikes.shape[0]
+    t = jnp.arange(T, dtype=jnp.float32)[:, None]
+    marked = jnp.where(spikes > 0, t, -jnp.inf)
+    last = jax.lax.cummax(marked, axis=0)
+    last_before = jnp.concatenate([jnp.full_like(last[:1], -jnp.inf), last[:-1]], axis=0)
+    return jnp.exp(-(t - last_before) * dt / tau)
+
+
+def _effective_weights(params: DCParams, w):
+    w = w * (params.norm_total / jnp.sum(w, axis=0, keepdims=True))
+    fq = fake_quant(w, jnp.minimum(params.quant_bits, 16.0), 0)
+    return w, jnp.where(params.quant_bits >= 24.0, w, fq)
+
+
+def _input_spikes(params: DCParams, image, intensity, seed, stream, image_id, attempt):
+    rate = image.astype(jnp.float32) * (params.input_scale * intensity)        # (n_input,) Hz
+    t = jnp.arange(params.n_steps, dtype=jnp.uint32)[:, None]
+    i = jnp.arange(params.n_input, dtype=jnp.uint32)[None, :]
+    u = rng.uniform(seed, stream, image_id, attempt, t, i)
+    return (u < rate[None, :] * (params.dt * 1e-3)).astype(jnp.float32)        # (T, n_input)
+
+
+def _stp_release(params: DCParams, s_in):
+    def body(s, x):
+        r, s = tsodyks_markram.update(params.stp, s, x, params.dt)
+        return s, r
+    _, rel = jax.lax.scan(body, tsodyks_markram.init(params.stp, params.n_input), s_in)
+    return rel / params.stp.U
+
+
+def _dynamics(params: DCParams, drive, theta, learn: bool):
+    """Run E and I populations over one presentation; returns (E spikes (T, n_e), theta)."""
+    n = params.n_e
+    exc, inh = params.exc, params.inh
+    z = jnp.zeros((n,), jnp.float32)
+    e0 = lif_conductance.init(exc, n)
+    i0 = lif_conductance.init(inh, n)
+
+    def body(carry, d):
+        e, i, s_i, th = carry
+        inh_in = params.w_ie * (jnp.sum(s_i) - s_i)
+        e, s_e = lif_conductance.step(exc.replace(v_th=exc.v_th + th), e, d, inh_in, 0.0, params.dt)
+        i, s_i = lif_conductance.step(inh, i, params.w_ei * s_e, z, 0.0, params.dt)
+        if learn:
+            th = th * jnp.exp(-params.dt / params.tau_theta) + params.theta_plus * s_e
+        return (e, i, s_i, th), s_e
+
+    (_, _, _, theta), s_e = jax.lax.scan(body, (e0, i0, z, theta), drive, unroll=params.unroll)
+    return s_e, theta
+
+
+def present(params: DCParams, state: DCState, image: Int[Array, "n_input"], seed, stream,
+            image_id, attempt, intensity, learn: bool):
+    """One presentation of ``image`` (uint8 pixels) at ``intensity``.
+
+    Returns ``(counts (n_e,), state)``; with ``learn`` the weights get the presentation's
+    summed STDP change and theta adapts, otherwise ``state`` is returned unchanged.
+    """
+    w_norm, w_fwd = _effective_weights(params, state.w)
+    s_in = _input_spikes(params, image, intensity, seed, stream, image_id, attempt)
+    x_in = s_in * _stp_release(params, s_in) if params.stp_on else s_in
+    drive = jnp.matmul(x_in, w_fwd, precision=jax.lax.Precision.HIGHEST)      # (T, n_e)
+    s_e, theta = _dynamics(params, drive, state.theta, learn)
+    counts = jnp.sum(s_e, axis=0)
+    if not learn:
+        return counts, state
+    pot, dep = stdp_window(params.stdp, s_in, s_e, params.dt)
+    w = w_norm + bounded_change(w_norm, pot, dep, params.stdp)
+    return counts, DCState(w, theta)
+
+
+def stdp_window(p: DiehlCookParams, s_in: Float[Array, "T n_pre"], s_e: Float[Array, "T n_post"],
+                dt) -> tuple[Array, Array]:
+    """Summed potentiation and depression ``(n_pre, n_post)`` of the (nearest-spike) Diehl &
+    Cook rule over a window, with traces in closed form (no scan); equals
+    :func:`jaxbrain.plasticity.accumulate` with :data:`~jaxbrain.plasticity.diehl_cook_stdp`."""
+    x_pre = last_spike_trace(s_in, p.tau_pre, dt)
+    post1 = last_spike_trace(s_e, p.tau_post1, dt)
+    post2 = last_spike_trace(s_e, p.tau_post2, dt)
+    hi = jax.lax.Precision.HIGHEST
+    pot = p.nu_post * jnp.einsum("ti,tj->ij", x_pre, s_e * post2, precision=hi)
+    dep = p.nu_pre * jnp.einsum("ti,tj->ij", s_in, post1, precision=hi)
+    return pot, dep
+
+
+def _rest(params: DCParams, state: DCState) -> DCState:
+    return state._replace(theta=state.theta * jnp.exp(-params.t_rest / params.tau_theta))
+
+
+def _show(params: DCParams, state: DCState, image, seed, stream, image_id, learn: bool):
+    """Present until the E layer fires ``min_spikes`` (intensity + 1 per retry)."""
+    def cond(c):
+        counts, _, attempt = c
+        return (jnp.sum(counts) < params.min_spikes) & (attempt < params.max_tries)
+
+    def body(c):
+        _, st, attempt = c
+        intensity = params.intensity0 + attempt.astype(jnp.float32)
+        counts, st = present(params, st, image, seed, stream, image_id, attempt, intensity, learn)
+        return counts, _rest(params, st) if learn else st, attempt + 1
+
+    counts0 = jnp.zeros((params.n_e,), jnp.float32)
+    counts, state, attempt = jax.lax.while_loop(cond, body, (counts0, state, jnp.int32(0)))
+    return counts, state, attempt
+
+
+def train_chunk(params: DCParams, state: DCState, images: Int[Array, "K n_input"],
+                image_ids: Int[Array, "K"], seed):
+    """Learn from ``K`` images in order. Returns ``(state, counts (K, n_e), attempts (K,))``."""
+    def body(st, x):
+        img, iid = x
+        counts, st, attempt = _show(params, st, img, seed, STREAM_TRAIN, iid, True)
+        return st, (counts, attempt)
+
+    state, (counts, attempts) = jax.lax.scan(body, state, (images, image_ids))
+    return state, counts, attempts
+
+
+def respond(params: DCParams, state: DCState, images: Int[Array, "B n_input"],
+            image_ids: Int[Array, "B"], seed, stream: int):
+    """Spike counts ``(B, n_e)`` of the frozen network to each image (images in parallel)."""
+    def one(img, iid):
+        counts, _, _ = _show(params, state, img, seed, stream, iid, False)
+        return counts
+    return jax.vmap(one)(images, image_ids)
+
+
+def assign_labels(counts: Float[Array, "N n_e"], labels: Int[Array, "N"], n_classes: int = 10):
+    """Each neuron's label: the class with the highest mean response (training data only)."""
+    onehot = jax.nn.one_hot(labels, n_classes, dtype=jnp.float32)              # (N, C)
+    per_class = jnp.einsum("nc,ne->ce", onehot, counts) / jnp.maximum(onehot.sum(0), 1.0)[:, None]
+    return jnp.argmax(per_class, axis=0).astype(jnp.int32)
+
+
+def predict(counts: Float[Array, "N n_e"], assignments: Int[Array, "n_e"], n_classes: int = 10):
+    """Class with the highest mean count over the neurons assigned to it (classes with no
+    neuron never win)."""
+    onehot = jax.nn.one_hot(assignments, n_classes, dtype=jnp.float32)         # (n_e, C)
+    n_assigned = onehot.sum(0)
+    mean = (counts @ onehot) / jnp.maximum(n_assigned, 1.0)[None, :]
+    mean = jnp.where(n_assigned[None, :] > 0, mean, -1.0)
+    return jnp.argmax(mean, axis=1).astype(jnp.int32)
