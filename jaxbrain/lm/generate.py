@@ -1,0 +1,120 @@
+"""Text generation with the spiking LM: prompt in, sampled continuation out, all on device.
+
+``generate_ids`` runs the prompt through the network (a fixed-length scan over the context,
+positions past the prompt's length leave the state unchanged, so any prompt length up to the
+context compiles once), then a ``lax.scan`` of ``max_new`` steps that samples a token from
+the last prediction and feeds it back. Batches are ``jax.vmap`` of one sequence.
+:func:`generate` is the text-level entry point with input checks.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import neuromodulation as nm
+from .model import ALL_MODULATORS, SpikingLM, init_carry, token_step
+from .sampling import Sampling, sample
+from .tokenizers import UnknownTokenError
+
+__all__ = ["PromptError", "prepare_prompt", "generate_ids", "generate"]
+
+
+class PromptError(ValueError):
+    """A prompt that cannot be generated from (empty, unknown symbols)."""
+
+
+def _select(flag, new, old):
+    return jax.tree_util.tree_map(lambda a, b: jnp.where(flag, a, b), new, old)
+
+
+def _one(model: SpikingLM, params, prompt, length, key, max_new: int, sampling: Sampling,
+         mask):
+    """One sequence: ``prompt`` (C,) int32 padded, ``length`` valid tokens (>= 1)."""
+    def feed(carry, xi):
+        x, i = xi
+        new, _ = token_step(model, params, carry, x, mask)
+        return _select(i < length, new, carry), None
+
+    c = prompt.shape[0]
+    carry, _ = jax.lax.scan(feed, init_carry(model), (prompt, jnp.arange(c)))
+
+    def gen(state, k):
+        carry = state
+        temp_scale = 1.0
+        if sampling.ne_explore:
+            ent = -jnp.sum(jnp.exp(carry.logp) * carry.logp) / np.log(model.vocab_size)
+            temp_scale = jnp.exp(sampling.ne_explore * (2.0 * ent - 1.0) * mask[1])
+        tok = sample(k, carry.logp, sampling, temp_scale)
+        carry, _ = token_step(model, params, carry, tok, mask)
+        return carry, tok
+
+    _, toks = jax.lax.scan(gen, carry, jax.random.split(key, max_new))
+    return toks
+
+
+_CACHE: dict = {}
+
+
+def _compiled(model: SpikingLM, max_new: int, sampling: Sampling):
+    """One jitted generator per (model, length, sampling); the model holds arrays, so it is
+    closed over rather than passed as a static argument."""
+    key = (id(model), max_new, sampling)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] is model:
+        return hit[1]
+
+    def run(params, prompts, lengths, key, mask):
+        keys = jax.vmap(lambda b: jax.random.fold_in(key, b))(jnp.arange(prompts.shape[0]))
+        return jax.vmap(lambda p, n, k: _one(model, params, p, n, k, max_new, sampling, mask))(
+            prompts, lengths, keys)
+    fn = jax.jit(run)
+    _CACHE[key] = (model, fn)
+    return fn
+
+
+def generate_ids(model: SpikingLM, params, prompts, lengths, key, max_new: int,
+                 sampling: Sampling = Sampling(), mask=ALL_MODULATORS):
+    """Batched generation: ``prompts`` (B, C) int32 (padded), ``lengths`` (B,) -> (B, max_new).
+
+    Each sequence gets its own key (``fold_in(key, b)``), so results do not depend on the
+    batch a prompt is in."""
+    return _compiled(model, int(max_new), sampling)(params, jnp.asarray(prompts, jnp.int32),
+                                                   jnp.asarray(lengths, jnp.int32), key,
+                                                   jnp.asarray(mask, jnp.float32))
+
+
+def prepare_prompt(tokenizer, prompt: str, context: int) -> tuple[np.ndarray, int, list[str]]:
+    """Encode and check a prompt; returns (padded ids (context,), length, notices).
+
+    Raises :class:`PromptError` for an empty prompt or unknown symbols. A prompt longer than
+    the context keeps its last ``context`` tokens and says so in ``notices``."""
+    if not prompt or not prompt.strip():
+        raise PromptError("the prompt is empty; type some text to continue")
+    try:
+        ids = tokenizer.encode(prompt)
+    except UnknownTokenError as e:
+        raise PromptError(str(e)) from None
+    if not ids:
+        raise PromptError("the prompt encodes to no tokens")
+    notices = []
+    if len(ids) > context:
+        notices.append(f"the prompt has {len(ids)} tokens, more than the context of {context}; "
+                       f"only its last {context} tokens are used")
+        ids = ids[-context:]
+    arr = np.zeros((context,), np.int32)
+    arr[:len(ids)] = ids
+    return arr, len(ids), notices
+
+
+def generate(model: SpikingLM, params, tokenizer, prompt: str, max_length: int = 100,
+             sampling: Sampling = Sampling(), seed: int = 0, context: int = 256,
+             mask=ALL_MODULATORS) -> str:
+    """Continue ``prompt`` by ``max_length`` tokens; returns the generated text only."""
+    if max_length < 1:
+        raise ValueError(f"max_length {max_length} must be >= 1")
+    arr, n, _ = prepare_prompt(tokenizer, prompt, context)
+    toks = generate_ids(model, params, jnp.asarray(arr)[None], jnp.asarray([n], jnp.int32),
+                        jax.random.key(seed), int(max_length), sampling, jnp.asarray(mask))
+    return tokenizer.decode(np.asarray(toks[0]).tolist())

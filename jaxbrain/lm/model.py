@@ -1,0 +1,159 @@
+"""The modular spiking language model: embedding -> six spiking modules -> decoder.
+
+Per token ``x_t`` (one sequence; batches are ``jax.vmap`` of this):
+
+1. neuromodulators (DA, NE, 5-HT) from the previous prediction and ``x_t``
+   (:mod:`jaxbrain.lm.neuromodulation`);
+2. token drive ``d = emb[x_t] @ W_in`` into the Thalamus, constant over the token;
+3. ``substeps`` pipelined updates of all modules (:func:`jaxbrain.lm.modules.substep`), the
+   input current of module m scaled by its modulatory gain;
+4. decoder ``logits = z_out @ W_dec + b_dec`` from the readout trace ``z`` of the first
+   ``out_dim`` Broca neurons, and ``log_softmax``.
+
+Training is surrogate-gradient BPTT through ``lax.scan`` over tokens, with
+``jax.checkpoint`` on each token so memory grows with the number of tokens, not substeps.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, Int
+
+from . import neuromodulation as nm
+from .modules import (MODULES, BrainSpec, Connectivity, ModState, NeuronConsts,
+                      build_connectivity, init_state, neuron_consts, substep, synaptic_input)
+
+__all__ = ["SpikingLM", "make_model", "init_params", "param_count", "Carry", "init_carry",
+           "token_step", "sequence_metrics", "batch_metrics", "loss_fn", "ALL_MODULATORS"]
+
+ALL_MODULATORS = jnp.ones((3,), jnp.float32)
+RATE0 = 0.1   # firing probability per substep assumed when scaling initial weights
+READOUT_V = 1.0
+
+
+class SpikingLM(NamedTuple):
+    """Static parts of the model: spec, vocabulary size, connectivity and neuron constants.
+
+    ``spec`` and ``vocab_size`` are Python values; ``conn`` / ``consts`` hold arrays that are
+    regenerated from ``spec.seed`` (never stored in checkpoints)."""
+    spec: BrainSpec
+    vocab_size: int
+    conn: Connectivity
+    consts: NeuronConsts
+    compute_dtype: str = "float32"
+
+
+def make_model(spec: BrainSpec, vocab_size: int, compute_dtype: str = "float32") -> SpikingLM:
+    if vocab_size < 2:
+        raise ValueError(f"vocab_size {vocab_size} must be >= 2")
+    if compute_dtype not in ("float32", "bfloat16"):
+        raise ValueError(f"compute_dtype {compute_dtype!r}; allowed: ['float32', 'bfloat16']")
+    return SpikingLM(spec, int(vocab_size), build_connectivity(spec), neuron_consts(spec),
+                     compute_dtype)
+
+
+def init_params(model: SpikingLM, key) -> dict:
+    """Learned parameters: sparse weights per target module, biases, embedding, input and
+    decoder matrices, neuromodulator coefficients."""
+    spec, v = model.spec, model.vocab_size
+    keys = jax.random.split(key, 8)
+    weights = []
+    alpha = np.asarray(model.consts.alpha)
+    for mi, (m, idx) in enumerate(zip(MODULES, model.conn.idx)):
+        k = idx.shape[1]
+        a = float(alpha[spec.offset(m)])
+        # membrane std ~0.8 threshold: per-step input std 0.8 * sqrt(1 - alpha^2)
+        scale = 0.8 * math.sqrt(1.0 - a * a) / math.sqrt(k * RATE0)
+        weights.append(scale * jax.random.normal(jax.random.fold_in(keys[0], mi), idx.shape))
+    n_thal = spec.size("thalamus")
+    a_thal = float(alpha[0])
+    return {
+        "w": tuple(weights),
+        "bias": jnp.zeros((spec.n,), jnp.float32),
+        "emb": jax.random.normal(keys[1], (v, spec.emb_dim)),
+        "w_in": jax.random.normal(keys[2], (spec.emb_dim, n_thal))
+                * (1.5 * math.sqrt(1 - a_thal ** 2) / math.sqrt(spec.emb_dim)),
+        "w_dec": 0.01 * jax.random.normal(keys[3], (spec.out_dim, v)),
+        "b_dec": jnp.zeros((v,), jnp.float32),
+        "neuromod": nm.init_coefficients(),
+    }
+
+
+def param_count(params) -> int:
+    return int(sum(np.prod(x.shape) for x in jax.tree_util.tree_leaves(params)))
+
+
+class Carry(NamedTuple):
+    """Per-sequence recurrent state between tokens."""
+    neurons: ModState
+    logp: Float[Array, "V"]
+    mod: nm.ModulatorState
+
+
+def init_carry(model: SpikingLM) -> Carry:
+    v = model.vocab_size
+    return Carry(init_state(model.spec), jnp.full((v,), -np.log(v), jnp.float32), nm.init(v))
+
+
+def token_step(model: SpikingLM, params: dict, carry: Carry, token: Int[Array, ""],
+               mask: Float[Array, "3"] = ALL_MODULATORS):
+    """Advance one token. Returns ``(carry, logp)`` with ``logp`` (V,) the log-probabilities
+    of the next token. The modulator signals are returned as ``carry``-side effects only."""
+    spec = model.spec
+    dtype = jnp.bfloat16 if model.compute_dtype == "bfloat16" else jnp.float32
+    sig, mod = nm.signals(carry.logp, token, carry.mod, mask)
+    g_in, g_beta = nm.gains(spec, params["neuromod"], sig)
+    drive = params["emb"][token] @ params["w_in"]
+    n_thal = spec.size("thalamus")
+    ext = jnp.concatenate([drive, jnp.zeros((spec.n - n_thal,), drive.dtype)]) + params["bias"]
+    decay_out = float(np.exp(-1.0 / spec.tau_out))
+    state = carry.neurons
+    for _ in range(spec.substeps):
+        cur = synaptic_input(params["w"], model.conn, state.s, dtype) + ext
+        state = substep(model.consts, state, g_in * cur, g_beta, decay_out)
+    b0 = spec.offset("broca")
+    readout = state.z[b0:b0 + spec.out_dim] + READOUT_V * state.v[b0:b0 + spec.out_dim]
+    logits = readout @ params["w_dec"] + params["b_dec"]
+    logp = jax.nn.log_softmax(logits)
+    return Carry(state, logp, mod), logp
+
+
+def sequence_metrics(model: SpikingLM, params: dict, input_ids: Int[Array, "T"],
+                     target_ids: Int[Array, "T"], mask: Float[Array, "3"] = ALL_MODULATORS,
+                     remat: bool = True):
+    """Summed cross-entropy (nats), number of correct argmax predictions, and mean firing
+    rate per module, for one sequence started from rest."""
+    def body(carry, xy):
+        x, y = xy
+        carry, logp = token_step(model, params, carry, x, mask)
+        nll = -logp[y]
+        correct = (jnp.argmax(logp) == y).astype(jnp.float32)
+        rate = carry.neurons.s
+        return carry, (nll, correct, rate)
+
+    if remat:
+        body = jax.checkpoint(body)
+    _, (nll, correct, rates) = jax.lax.scan(body, init_carry(model), (input_ids, target_ids))
+    rate_mod = jnp.stack([jnp.mean(rates[:, model.spec.offset(m):model.spec.offset(m)
+                                         + model.spec.size(m)]) for m in MODULES])
+    return jnp.sum(nll), jnp.sum(correct), rate_mod
+
+
+def batch_metrics(model, params, input_ids: Int[Array, "B T"], target_ids: Int[Array, "B T"],
+                  mask=ALL_MODULATORS, remat: bool = True):
+    """vmap of :func:`sequence_metrics` over the batch: ``(nll_sum, correct_sum, rates)``."""
+    nll, correct, rates = jax.vmap(
+        lambda x, y: sequence_metrics(model, params, x, y, mask, remat))(input_ids, target_ids)
+    return jnp.sum(nll), jnp.sum(correct), jnp.mean(rates, axis=0)
+
+
+def loss_fn(params, model, input_ids, target_ids, mask=ALL_MODULATORS):
+    """Mean next-token cross-entropy (nats/token) and aux ``(accuracy, rates)``."""
+    nll, correct, rates = batch_metrics(model, params, input_ids, target_ids, mask)
+    n = input_ids.size
+    return nll / n, (correct / n, rates)

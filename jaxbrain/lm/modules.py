@@ -1,0 +1,253 @@
+"""The six cortical modules of the spiking LM: populations, wiring, neurons, one substep.
+
+Modules (seed order): Thalamus, Wernicke, Broca, Hippocampus, PFC, Basal Ganglia. All neurons
+are concatenated into one vector of ``N = sum(sizes)`` (module ``m`` owns a contiguous slice),
+so a substep is six gather-reduce kernels (one per target module) and one elementwise update.
+
+Wiring (source -> targets; the seeds' Thalamus -> Wernicke -> working memory (PFC,
+Hippocampus) and action selection (Basal Ganglia) -> Broca -> decoder, plus recurrence and
+the classic loops):
+
+    thalamus      -> wernicke
+    wernicke      -> wernicke, pfc, hippocampus, basal_ganglia, broca (arcuate fasciculus)
+    pfc           -> pfc, broca, hippocampus, basal_ganglia, thalamus (top-down)
+    hippocampus   -> hippocampus, pfc
+    basal_ganglia -> basal_ganglia, broca, thalamus (gating loop)
+    broca         -> broca, wernicke (efference copy)
+
+Connectivity is sparse and fixed, drawn from the counter-based RNG (:mod:`jaxbrain.rng`) on
+global ids (seed, projection, target, slot), so the same seed gives the same synapses on any
+device or batch. A neuron of module ``m`` has ``fanout[m]`` outgoing synapses in expectation,
+split evenly over its target projections; we store them by *target* (fixed fan-in
+``K_p = round(share * fanout * n_src / n_dst)`` with sources drawn uniformly with
+replacement), which gives each source a Binomial out-degree of the stated mean and turns
+propagation into a gather (coalesced on GPU, no atomics in the forward pass). The weights are
+learned; the sparsity pattern is not.
+
+Neuron (dimensionless adaptive LIF, "LSNN" form; dt = 1 ms per substep; threshold 1):
+
+    v   <- alpha * v + I - theta_prev * s_prev            alpha = exp(-dt / tau_m)
+    a   <- rho * a + (1 - rho) * s_prev                    rho   = exp(-dt / tau_a)
+    theta = 1 + beta * a
+    s   = H(v - theta)          (spike_fn: Heaviside, fast-sigmoid surrogate gradient)
+
+``I`` is the synaptic input (sum over the module's incoming sparse projections of
+``w * s_src`` from the *previous* substep: all modules advance together, the seeds'
+pipelined mode), plus a learned bias, plus the token drive for the Thalamus. The reset is
+soft (subtract the threshold) and excluded from the gradient, as usual for surrogate BPTT.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+from .. import rng
+from ..config import ConfigError
+from ..neurons import spike_fn
+
+__all__ = ["MODULES", "WIRING", "BrainSpec", "SCALES", "Connectivity", "build_connectivity",
+           "NeuronConsts", "neuron_consts", "ModState", "init_state", "substep"]
+
+MODULES = ("thalamus", "wernicke", "broca", "hippocampus", "pfc", "basal_ganglia")
+
+WIRING = {
+    "thalamus": ("wernicke",),
+    "wernicke": ("wernicke", "pfc", "hippocampus", "basal_ganglia", "broca"),
+    "broca": ("broca", "wernicke"),
+    "hippocampus": ("hippocampus", "pfc"),
+    "pfc": ("pfc", "broca", "hippocampus", "basal_ganglia", "thalamus"),
+    "basal_ganglia": ("basal_ganglia", "broca", "thalamus"),
+}
+
+# membrane / adaptation time constants (ms) and adaptation strength per module:
+# fast sensory and language areas, slow working memory (PFC, Hippocampus).
+TAU_M = {"thalamus": 2.0, "wernicke": 5.0, "broca": 5.0, "hippocampus": 20.0, "pfc": 20.0,
+         "basal_ganglia": 5.0}
+TAU_A = {"thalamus": 20.0, "wernicke": 50.0, "broca": 50.0, "hippocampus": 400.0,
+         "pfc": 400.0, "basal_ganglia": 50.0}
+BETA = {"thalamus": 0.2, "wernicke": 0.5, "broca": 0.5, "hippocampus": 1.0, "pfc": 1.0,
+        "basal_ganglia": 0.5}
+
+# the seeds' sizes (Thalamus, Wernicke, Broca, Hippocampus, PFC, Basal Ganglia), fan-outs,
+# embedding width and Broca output width; "tiny" is ours, for CPU tests.
+SCALES = {
+    "tiny": dict(sizes=(32, 128, 128, 64, 128, 32), fanout=(16, 16, 16, 16, 16, 16),
+                 emb_dim=32, out_dim=64),
+    "small": dict(sizes=(512, 4096, 4096, 2048, 4096, 1024), fanout=(48, 64, 64, 64, 96, 64),
+                  emb_dim=256, out_dim=1024),
+    "current": dict(sizes=(1024, 10240, 10240, 5120, 10240, 2560),
+                    fanout=(48, 64, 64, 64, 96, 64), emb_dim=512, out_dim=2560),
+    "4x": dict(sizes=(4096, 40960, 40960, 20480, 40960, 10240),
+               fanout=(64, 96, 96, 96, 128, 96), emb_dim=1024, out_dim=8192),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class BrainSpec:
+    """Static description of the modular network (hashable: a jit static argument).
+
+    Attributes:
+        sizes: neurons per module, in :data:`MODULES` order.
+        fanout: mean out-degree of a neuron of each module (all its projections together).
+        emb_dim: token embedding width (drives the Thalamus through a learned matrix).
+        out_dim: number of Broca neurons read by the decoder.
+        substeps: neural substeps (1 ms each) per token.
+        tau_out: readout trace time constant, ms.
+        seed: connectivity seed.
+    """
+    sizes: tuple = SCALES["tiny"]["sizes"]
+    fanout: tuple = SCALES["tiny"]["fanout"]
+    emb_dim: int = 32
+    out_dim: int = 64
+    substeps: int = 4
+    tau_out: float = 2.0
+    seed: int = 0
+
+    def __post_init__(self):
+        if len(self.sizes) != len(MODULES) or len(self.fanout) != len(MODULES):
+            raise ConfigError(f"sizes and fanout need {len(MODULES)} entries ({MODULES}); got "
+                              f"{self.sizes} and {self.fanout}")
+        if min(self.sizes) < 1 or min(self.fanout) < 1:
+            raise ConfigError(f"sizes {self.sizes} and fanout {self.fanout} must be >= 1")
+        if not 1 <= self.out_dim <= self.sizes[2]:
+            raise ConfigError(f"out_dim {self.out_dim} must be in [1, Broca size {self.sizes[2]}]")
+        if self.substeps < 1:
+            raise ConfigError(f"substeps {self.substeps} must be >= 1")
+
+    @classmethod
+    def scale(cls, name: str, **kw) -> "BrainSpec":
+        if name not in SCALES:
+            raise ConfigError(f"unknown scale {name!r}; allowed: {list(SCALES)}")
+        return cls(**{**SCALES[name], **kw})
+
+    @property
+    def n(self) -> int:
+        return int(sum(self.sizes))
+
+    def offset(self, m: str) -> int:
+        i = MODULES.index(m)
+        return int(sum(self.sizes[:i]))
+
+    def size(self, m: str) -> int:
+        return int(self.sizes[MODULES.index(m)])
+
+    def projections(self) -> list[tuple[str, str, int]]:
+        """``(source, target, fan_in)`` of every projection."""
+        out = []
+        for src, targets in WIRING.items():
+            f = self.fanout[MODULES.index(src)] / len(targets)
+            for dst in targets:
+                k = max(1, int(round(f * self.size(src) / self.size(dst))))
+                out.append((src, dst, k))
+        return out
+
+    def fan_in(self, dst: str) -> int:
+        return sum(k for _, d, k in self.projections() if d == dst)
+
+    @property
+    def n_synapses(self) -> int:
+        return sum(self.size(d) * k for _, d, k in self.projections())
+
+
+class Connectivity(NamedTuple):
+    """Per target module: ``idx[m]`` (n_m, K_m) int32 global source ids, and the source
+    module id of each slot (for per-projection initial scales)."""
+    idx: tuple
+    src_module: tuple
+
+
+def build_connectivity(spec: BrainSpec) -> Connectivity:
+    """Draw the fixed sparse source lists (numpy, deterministic in ``spec.seed``)."""
+    idx, srcm = [], []
+    proj = spec.projections()
+    for mi, dst in enumerate(MODULES):
+        n_dst = spec.size(dst)
+        cols, mods = [], []
+        for pi, (src, d, k) in enumerate(proj):
+            if d != dst:
+                continue
+            j = jnp.arange(n_dst, dtype=jnp.uint32)[:, None]
+            slot = jnp.arange(k, dtype=jnp.uint32)[None, :]
+            u = np.asarray(rng.uniform(spec.seed, pi, j, slot))
+            cols.append(spec.offset(src) + np.minimum((u * spec.size(src)).astype(np.int32),
+                                                      spec.size(src) - 1))
+            mods.append(np.full((k,), MODULES.index(src), np.int32))
+        idx.append(jnp.asarray(np.concatenate(cols, axis=1), jnp.int32))
+        srcm.append(np.concatenate(mods))
+    return Connectivity(tuple(idx), tuple(srcm))
+
+
+class NeuronConsts(NamedTuple):
+    """Per-neuron constants, shape (N,): membrane and adaptation decays, adaptation strength."""
+    alpha: Float[Array, "N"]
+    rho: Float[Array, "N"]
+    beta: Float[Array, "N"]
+
+
+def neuron_consts(spec: BrainSpec, dt: float = 1.0) -> NeuronConsts:
+    def per(d):
+        return np.concatenate([np.full(spec.size(m), d[m], np.float32) for m in MODULES])
+    return NeuronConsts(jnp.asarray(np.exp(-dt / per(TAU_M))), jnp.asarray(np.exp(-dt / per(TAU_A))),
+                        jnp.asarray(per(BETA)))
+
+
+class ModState(NamedTuple):
+    """State of all N neurons of one sequence: membrane v, adaptation a, last spikes s,
+    readout trace z (all shape (N,), float32)."""
+    v: Float[Array, "N"]
+    a: Float[Array, "N"]
+    s: Float[Array, "N"]
+    z: Float[Array, "N"]
+
+
+def init_state(spec: BrainSpec) -> ModState:
+    z = jnp.zeros((spec.n,), jnp.float32)
+    return ModState(z, z, z, z)
+
+
+def synaptic_input(weights, conn: Connectivity, s: Float[Array, "N"], dtype=jnp.float32):
+    """Sparse propagation: for each target module, ``I_j = sum_k w[j,k] s[idx[j,k]]``.
+
+    Returns the (N,) input current (float32). ``dtype`` is the gather/multiply dtype
+    (bfloat16 is exact for spikes; accumulation stays float32)."""
+    s = s.astype(dtype)
+    parts = [jnp.einsum("jk,jk->j", w.astype(dtype), s[idx], preferred_element_type=jnp.float32)
+             for w, idx in zip(weights, conn.idx)]
+    return jnp.concatenate(parts)
+
+
+def substep(consts: NeuronConsts, state: ModState, current: Float[Array, "N"],
+            gain_beta: Float[Array, "N"], decay_out: float, slope: float = 5.0):
+    """One 1 ms update of all neurons (pipelined: ``current`` came from the previous spikes).
+
+    Arguments:
+        consts: per-neuron decays.
+        state: previous state.
+        current: total input current this substep (dimensionless; threshold = 1).
+        gain_beta: multiplicative factor on the adaptation strength (serotonin), (N,).
+        decay_out: readout trace decay exp(-dt / tau_out).
+    Returns:
+        the new :class:`ModState`.
+    """
+    s_prev = jax.lax.stop_gradient(state.s)
+    theta_prev = jax.lax.stop_gradient(1.0 + consts.beta * gain_beta * state.a)
+    v = consts.alpha * state.v + current - theta_prev * s_prev
+    a = consts.rho * state.a + (1.0 - consts.rho) * state.s
+    theta = 1.0 + consts.beta * gain_beta * a
+    s = spike_fn((v - theta) / theta, slope)
+    z = decay_out * state.z + s
+    return ModState(v, a, s, z)
+
+
+def projection_table(spec: BrainSpec) -> list[dict]:
+    """Human-readable table of the projections (for docs and run summaries)."""
+    return [{"source": s, "target": d, "fan_in": k,
+             "mean_fan_out": k * spec.size(d) / spec.size(s), "synapses": k * spec.size(d)}
+            for s, d, k in spec.projections()]
+
