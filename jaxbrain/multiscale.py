@@ -507,12 +507,27 @@ def simulate_streamed(brain: Brain, state: BrainState, n_exchanges: int, pager, 
     Returns (final state with ``spk`` gathered from the pager, Record)."""
     stim = _check_stim(brain, stim, n_exchanges)
     recs = []
+    rate_in = _rate_in(brain, state.history, state.k, stim[0])
     for i in range(n_exchanges):
-        state, rec = _streamed_exchange(brain, state, stim[i], pager)
+        step0 = state.k * brain.n_sub
+        counts, spk_S, rasters = [], [], []
+        for u in range(brain.n_spk):
+            st, syn = pager.get(u)
+            st, c, ras = _region_interval(brain, st, syn, rate_in[u], jnp.int32(u), step0)
+            pager.put(u, (st, syn))
+            counts.append(c); spk_S.append(st.S); rasters.append(ras)
+        nxt = stim[min(i + 1, n_exchanges - 1)]
+        state, rec, rate_in = _mean_field_and_export(brain, state, stim[i], jnp.stack(counts),
+                                                     jnp.stack(spk_S), jnp.stack(rasters), nxt)
         recs.append(rec)
     rec = jax.tree.map(lambda *x: jnp.stack(x), *recs)
     spk = jax.tree.map(lambda *x: jnp.stack(x), *[pager.host(u)[0] for u in range(brain.n_spk)])
     return state._replace(spk=spk), rec
+
+
+@jax.jit
+def _rate_in(brain, history, k, stim):
+    return unit_inputs(brain, history, k)[:brain.n_spk, 0] + stim[:brain.n_spk]
 
 
 @jax.jit
@@ -524,31 +539,13 @@ def _region_interval(brain, st, syn, rate_in, unit, step0):
 
 
 @jax.jit
-def _mf_part(brain, state, stim):
-    k = state.k
-    u_in = unit_inputs(brain, state.history, k)
+def _mean_field_and_export(brain, state, stim, counts, spk_S, raster, next_stim):
+    """Everything of an exchange but the detailed regions (already advanced), and the
+    detailed regions' input for the next exchange."""
+    u_in = unit_inputs(brain, state.history, state.k)
     ww_in, mpr_in = _mf_inputs(brain, u_in, stim)
-    return u_in[:brain.n_spk, 0] + stim[:brain.n_spk], _mean_field_interval(brain, state, ww_in, mpr_in)
-
-
-@jax.jit
-def _finish(brain, state, counts, spk_S, mf):
-    S_ww, mpr_s, S_mpr, r_ww, r_mpr = mf
+    S_ww, mpr_s, S_mpr, r_ww, r_mpr = _mean_field_interval(brain, state, ww_in, mpr_in)
     history, rate, S = _export(brain, state, counts, spk_S, r_ww, r_mpr, S_ww, S_mpr, state.k)
-    return state._replace(ww=S_ww, mpr=mpr_s, mpr_S=S_mpr, history=history, k=state.k + 1), rate, S
-
-
-def _streamed_exchange(brain, state, stim, pager):
-    rate_in, mf = _mf_part(brain, state, stim)
-    step0 = state.k * brain.n_sub
-    counts, spk_S, rasters = [], [], []
-    for u in range(brain.n_spk):
-        st, syn = pager.get(u)
-        st, c, ras = _region_interval(brain, st, syn, rate_in[u], jnp.int32(u), step0)
-        pager.put(u, (st, syn))
-        counts.append(c); spk_S.append(st.S); rasters.append(ras)
-    counts = jnp.stack(counts) if counts else jnp.zeros((0,), jnp.float32)
-    spk_S = jnp.stack(spk_S) if spk_S else jnp.zeros((0,), jnp.float32)
-    raster = jnp.stack(rasters) if rasters else jnp.zeros((0, brain.n_sub, brain.n_raster), bool)
-    state, rate, S = _finish(brain, state, counts, spk_S, mf)
-    return state, Record(rate, S, counts, raster)
+    state = state._replace(ww=S_ww, mpr=mpr_s, mpr_S=S_mpr, history=history, k=state.k + 1)
+    rate_in = unit_inputs(brain, history, state.k)[:brain.n_spk, 0] + next_stim[:brain.n_spk]
+    return state, Record(rate, S, counts, raster), rate_in
