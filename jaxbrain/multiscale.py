@@ -549,3 +549,34 @@ def _mean_field_and_export(brain, state, stim, counts, spk_S, raster, next_stim)
     state = state._replace(ww=S_ww, mpr=mpr_s, mpr_S=S_mpr, history=history, k=state.k + 1)
     rate_in = unit_inputs(brain, history, state.k)[:brain.n_spk, 0] + next_stim[:brain.n_spk]
     return state, Record(rate, S, counts, raster), rate_in
+
+
+# ---- analysis ----------------------------------------------------------------------------
+
+def shortest_lags(brain: Brain, source_unit: int) -> np.ndarray:
+    """Fewest exchange intervals for a change in ``source_unit`` to reach each unit, through
+    the connectome (unit graph: lag u -> v = min lag over node pairs j in u, i in v with
+    C[i, j] != 0; Dijkstra). Unreachable units get -1."""
+    C, lags, nu = np.asarray(brain.weights), np.asarray(brain.lags), np.asarray(brain.node_unit)
+    n_u = brain.n_units
+    edge = np.full((n_u, n_u), np.inf)
+    for i, j in zip(*np.nonzero(C)):
+        if i != j:
+            edge[nu[j], nu[i]] = min(edge[nu[j], nu[i]], lags[i, j])
+    dist = np.full(n_u, np.inf)
+    dist[source_unit] = 0
+    done = np.zeros(n_u, bool)
+    for _ in range(n_u):
+        u = int(np.argmin(np.where(done, np.inf, dist)))
+        if not np.isfinite(dist[u]):
+            break
+        done[u] = True
+        dist = np.minimum(dist, dist[u] + edge[u])
+    return np.where(np.isfinite(dist), dist, -1).astype(int)
+
+
+def first_divergence(a: Record, b: Record) -> np.ndarray:
+    """Per unit, the first exchange at which two runs' exported signals (rate or S) differ;
+    -1 if they never do. With the same seed, a perturbation's wave front."""
+    diff = (np.asarray(a.rate_hz) != np.asarray(b.rate_hz)) | (np.asarray(a.S) != np.asarray(b.S))
+    return np.where(diff.any(0), diff.argmax(0), -1)
