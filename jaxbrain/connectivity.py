@@ -306,8 +306,8 @@ def source_rows(conn: Connectivity, src: Int[Array, "*b"], dt: float = 0.1) -> R
     """
     src = jnp.asarray(src, jnp.int32)
     d = conn.max_out
-    slot = jnp.arange(d, dtype=jnp.int32)
     s = src[..., None]
+    slot = jnp.arange(d, dtype=jnp.int32).reshape((1,) * src.ndim + (d,))
     seed, pid = conn.seed, conn.proj_id
     n_eff = conn.n_post - (0 if conn.allow_autapses else 1)
     kind = conn.kind
@@ -345,10 +345,10 @@ def source_rows(conn: Connectivity, src: Int[Array, "*b"], dt: float = 0.1) -> R
         t = jnp.where(rewired, rand_t, ring_t)
         valid = jnp.ones(t.shape, bool)
     elif kind == "all_to_all":
-        t = _skip_self(jnp.broadcast_to(slot, s.shape[:-1] + (d,)), src, conn.allow_autapses)
+        t = _skip_self(jnp.broadcast_to(slot, src.shape + (d,)), src, conn.allow_autapses)
         valid = jnp.ones(t.shape, bool)
     elif kind == "one_to_one":
-        t = s
+        t = s + 0 * slot
         valid = jnp.ones(t.shape, bool)
     else:
         raise ValueError(f"connectivity kind {kind!r}; allowed: {list(KINDS)}")
@@ -370,8 +370,8 @@ def target_rows(conn: Connectivity, tgt: Int[Array, "*b"], dt: float = 0.1) -> R
     if conn.kind != "fixed_indegree":
         raise ValueError(f"target_rows is for fixed_indegree, not {conn.kind!r}")
     tgt = jnp.asarray(tgt, jnp.int32)
-    slot = jnp.arange(conn.k, dtype=jnp.int32)
     t = tgt[..., None]
+    slot = jnp.arange(conn.k, dtype=jnp.int32).reshape((1,) * tgt.ndim + (conn.k,))
     n_eff = conn.n_pre - (0 if conn.allow_autapses else 1)
     srcs = _skip_self(randint(rng.hash_u32(conn.seed, conn.proj_id, _TARGET, t, slot), n_eff), tgt,
                       conn.allow_autapses)
@@ -399,24 +399,25 @@ class Ell:
         return int((self.targets < self.n_post).sum())
 
 
+@jax.jit
+def _rows_overflowing(conn: Connectivity, src: Int[Array, "m"]) -> Int[Array, ""]:
+    n_eff = conn.n_post - (0 if conn.allow_autapses else 1)
+    u = rng.uniform(conn.seed, conn.proj_id, _TARGET, src[:, None], jnp.arange(conn.max_out)[None, :])
+    gaps = jnp.minimum(jnp.floor(jnp.log(u) / math.log1p(-conn.p)).astype(jnp.int32) + 1, n_eff + 1)
+    return ((gaps.sum(-1) - 1 < n_eff) & (src < conn.n_pre)).sum()
+
+
 def overflow(conn: Connectivity, chunk: int = 65536) -> int:
     """Number of source rows whose synapses would not fit in ``max_out`` slots (fixed_prob /
     gaussian): their last slot is still a valid target. Expected ~1e-9 per row."""
     if conn.kind not in ("fixed_prob", "gaussian") or conn.p >= 1 or conn.p <= 0:
         return 0
-    n_eff = conn.n_post - (0 if conn.allow_autapses else 1)
+    chunk = min(chunk, conn.n_pre)
+    return sum(int(_rows_overflowing(conn, jnp.arange(start, start + chunk, dtype=jnp.int32)))
+               for start in range(0, conn.n_pre, chunk))
 
-    @jax.jit
-    def last_valid(src):
-        u = rng.uniform(conn.seed, conn.proj_id, _TARGET, src[:, None], jnp.arange(conn.max_out))
-        gaps = jnp.minimum(jnp.floor(jnp.log(u) / math.log1p(-conn.p)).astype(jnp.int32) + 1, n_eff + 1)
-        return (gaps.sum(-1) - 1 < n_eff).sum()
 
-    total = 0
-    for start in range(0, conn.n_pre, chunk):
-        src = jnp.arange(start, min(start + chunk, conn.n_pre), dtype=jnp.int32)
-        total += int(last_valid(src))
-    return total
+_source_rows_jit = jax.jit(source_rows, static_argnums=2)
 
 
 def materialize(conn: Connectivity, dt: float = 0.1) -> Ell:
@@ -431,7 +432,7 @@ def materialize(conn: Connectivity, dt: float = 0.1) -> Ell:
     if n_over:
         raise ValueError(f"{n_over} source rows exceed max_out={conn.max_out} slots; "
                          "this should be ~1e-9 per row: check p and n_post")
-    rows = jax.jit(source_rows, static_argnums=2)(conn, jnp.arange(conn.n_pre, dtype=jnp.int32), dt)
+    rows = _source_rows_jit(conn, jnp.arange(conn.n_pre, dtype=jnp.int32), dt)
     width = max(1, int(rows.valid.sum(-1).max()))  # valid slots come first in every row
     if conn.kind == "gaussian":  # thinning leaves gaps: compact each row
         order = jnp.argsort(~rows.valid, axis=-1, stable=True)

@@ -48,6 +48,9 @@ def hash_u32(seed, *counters) -> jax.Array:
     Returns:
         uint32 array of the broadcast shape.
     """
+    args = [jnp.asarray(a) for a in (seed, *counters)]
+    shape = jnp.broadcast_shapes(*(a.shape for a in args))  # numpy broadcasting, explicitly
+    seed, *counters = (jnp.broadcast_to(a, shape) for a in args)
     h = fmix32(_u32(seed) * jnp.uint32(_GOLDEN) + jnp.uint32(0x7F4A7C15))
     for i, c in enumerate(counters):
         h = fmix32(h ^ (_u32(c) * jnp.uint32(_MULTS[i % len(_MULTS)]) + jnp.uint32(i + 1)))
