@@ -52,6 +52,7 @@ def run(cfg: Config, out: Path) -> dict:
     import numpy as np
 
     from jaxbrain import multiscale as ms
+    from jaxbrain.energy import measure_energy, per_unit
     from jaxbrain.meanfield import MPRParams
 
     n_nodes = cfg.n_spiking + cfg.n_group + cfg.n_wong_wang + cfg.n_montbrio
@@ -77,10 +78,12 @@ def run(cfg: Config, out: Path) -> dict:
     _, rec = ms.simulate(brain, st, n_ex, stim)
     jax.block_until_ready(rec)
     wall_first = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    _, ctrl = ms.simulate(brain, st, n_ex, np.zeros_like(stim))
-    jax.block_until_ready(ctrl)
-    wall = time.perf_counter() - t0
+    with measure_energy() as energy:         # the control run: compiled already
+        t0 = time.perf_counter()
+        _, ctrl = ms.simulate(brain, st, n_ex, np.zeros_like(stim))
+        jax.block_until_ready(ctrl)
+        wall = time.perf_counter() - t0
+    events = ms.synaptic_events(brain, ctrl)
 
     # wave front of the stimulus: first divergence vs shortest-path lag from unit 0
     first = ms.first_divergence(rec, ctrl)
@@ -151,4 +154,8 @@ def run(cfg: Config, out: Path) -> dict:
         "wavefront_matches_delays": front_ok,
         "wall_s_first_run_incl_compile": wall_first,
         "wall_s_per_bio_s": wall / bio_s,
+        "synaptic_events_control_run": events,
+        "energy_control_run": {k: v for k, v in energy.as_dict().items()},
+        **per_unit(energy, bio_second=bio_s, synaptic_event=events["total"]),
+        "device": str(jax.devices()[0].device_kind),
     }

@@ -174,7 +174,8 @@ def spiking_region_substeps(p: SpikingRegionParams, syn, state: SpikingState,
         unit: the region's global unit index (a counter of its Poisson drive).
         step0: global index of the first step (a counter of its Poisson drive).
     Returns:
-        (state, (excitatory spike count over the interval, raster [n_sub, n_raster] bool)).
+        (state, (excitatory spike count over the interval, raster [n_sub, n_raster] bool,
+        inhibitory spike count)).
     """
     syn_e, syn_i = syn
     lam = (p.k_ext * p.nu_bg + p.k_conn * jnp.maximum(rate_in_hz, 0.0)) * (dt * 1e-3)
@@ -191,10 +192,11 @@ def spiking_region_substeps(p: SpikingRegionParams, syn, state: SpikingState,
         n_e = jnp.sum(spikes[:p.n_exc])
         rate_khz = n_e / (p.n_exc * dt)
         S = st.S + dt * (-st.S / ww.tau_s + (1.0 - st.S) * ww.gamma * rate_khz)
-        return SpikingState(neurons, ring_ex, ring_in, S), (n_e, spikes[:n_raster] > 0)
+        return SpikingState(neurons, ring_ex, ring_in, S), (n_e, spikes[:n_raster] > 0,
+                                                            jnp.sum(spikes[p.n_exc:]))
 
-    state, (counts, raster) = jax.lax.scan(body, state, jnp.arange(n_sub))
-    return state, (counts.sum(), raster)
+    state, (counts, raster, inh) = jax.lax.scan(body, state, jnp.arange(n_sub))
+    return state, (counts.sum(), raster, inh.sum())
 
 
 # ---- the brain ----------------------------------------------------------------------------
@@ -258,13 +260,14 @@ class BrainState(NamedTuple):
 
 
 class Record(NamedTuple):
-    """Per exchange interval: rate (Hz) and gating S of every unit [n_ex, n_units]; spike
-    counts of the detailed regions [n_ex, n_spk]; a raster of the first ``n_raster``
-    neurons of each detailed region [n_ex, n_spk, n_sub, n_raster]."""
+    """Per exchange interval: rate (Hz) and gating S of every unit [n_ex, n_units];
+    excitatory and inhibitory spike counts of the detailed regions [n_ex, n_spk]; a raster
+    of the first ``n_raster`` neurons of each detailed region [n_ex, n_spk, n_sub, n_raster]."""
     rate_hz: Float[Array, "ex units"]
     S: Float[Array, "ex units"]
     spike_counts: Float[Array, "ex spk"]
     raster: Array
+    inh_counts: Float[Array, "ex spk"]
 
 
 def lags_from_delays(delays_ms: np.ndarray, weights: np.ndarray, t_ex: float) -> np.ndarray:
@@ -431,8 +434,8 @@ def _spk_interval(brain: Brain, spk_state, syn, rate_in, units, step0):
     def one(st, syn_u, r_in, u):
         return spiking_region_substeps(brain.spk, syn_u, st, r_in, u, step0, brain.seed, brain.dt,
                                        brain.n_sub, brain.k_max, brain.ww, brain.n_raster)
-    st, (counts, raster) = jax.vmap(one)(spk_state, syn, rate_in, units)
-    return st, counts, raster
+    st, (counts, raster, inh) = jax.vmap(one)(spk_state, syn, rate_in, units)
+    return st, counts, raster, inh
 
 
 def _export(brain: Brain, state: BrainState, counts, spk_S, r_ww, r_mpr, S_ww, S_mpr, k):
@@ -454,13 +457,13 @@ def exchange(brain: Brain, state: BrainState, stim: Float[Array, "units"]):
     u_in = unit_inputs(brain, state.history, k)
     rate_in = u_in[:brain.n_spk, 0] + stim[:brain.n_spk]
     step0 = k * brain.n_sub
-    spk, counts, raster = _spk_interval(brain, state.spk, brain.spk_syn, rate_in,
+    spk, counts, raster, inh = _spk_interval(brain, state.spk, brain.spk_syn, rate_in,
                                         jnp.arange(brain.n_spk), step0)
     ww_in, mpr_in = _mf_inputs(brain, u_in, stim)
     S_ww, mpr_s, S_mpr, r_ww, r_mpr = _mean_field_interval(brain, state, ww_in, mpr_in)
     history, rate, S = _export(brain, state, counts, spk.S, r_ww, r_mpr, S_ww, S_mpr, k)
     new = BrainState(spk, S_ww, mpr_s, S_mpr, history, k + 1)
-    return new, Record(rate, S, counts, raster)
+    return new, Record(rate, S, counts, raster, inh)
 
 
 def _check_stim(brain: Brain, stim, n_ex):
@@ -510,15 +513,16 @@ def simulate_streamed(brain: Brain, state: BrainState, n_exchanges: int, pager, 
     rate_in = _rate_in(brain, state.history, state.k, stim[0])
     for i in range(n_exchanges):
         step0 = state.k * brain.n_sub
-        counts, spk_S, rasters = [], [], []
+        counts, spk_S, rasters, inh = [], [], [], []
         for u in range(brain.n_spk):
             st, syn = pager.get(u)
-            st, c, ras = _region_interval(brain, st, syn, rate_in[u], jnp.int32(u), step0)
+            st, c, ras, ci = _region_interval(brain, st, syn, rate_in[u], jnp.int32(u), step0)
             pager.put(u, (st, syn))
-            counts.append(c); spk_S.append(st.S); rasters.append(ras)
+            counts.append(c); spk_S.append(st.S); rasters.append(ras); inh.append(ci)
         nxt = stim[min(i + 1, n_exchanges - 1)]
         state, rec, rate_in = _mean_field_and_export(brain, state, stim[i], jnp.stack(counts),
-                                                     jnp.stack(spk_S), jnp.stack(rasters), nxt)
+                                                     jnp.stack(spk_S), jnp.stack(rasters),
+                                                     jnp.stack(inh), nxt)
         recs.append(rec)
     rec = jax.tree.map(lambda *x: jnp.stack(x), *recs)
     spk = jax.tree.map(lambda *x: jnp.stack(x), *[pager.host(u)[0] for u in range(brain.n_spk)])
@@ -532,14 +536,14 @@ def _rate_in(brain, history, k, stim):
 
 @jax.jit
 def _region_interval(brain, st, syn, rate_in, unit, step0):
-    st, (counts, raster) = spiking_region_substeps(
+    st, (counts, raster, inh) = spiking_region_substeps(
         brain.spk, syn, st, rate_in, unit, step0, brain.seed, brain.dt, brain.n_sub, brain.k_max,
         brain.ww, brain.n_raster)
-    return st, counts, raster
+    return st, counts, raster, inh
 
 
 @jax.jit
-def _mean_field_and_export(brain, state, stim, counts, spk_S, raster, next_stim):
+def _mean_field_and_export(brain, state, stim, counts, spk_S, raster, inh, next_stim):
     """Everything of an exchange but the detailed regions (already advanced), and the
     detailed regions' input for the next exchange."""
     u_in = unit_inputs(brain, state.history, state.k)
@@ -548,7 +552,7 @@ def _mean_field_and_export(brain, state, stim, counts, spk_S, raster, next_stim)
     history, rate, S = _export(brain, state, counts, spk_S, r_ww, r_mpr, S_ww, S_mpr, state.k)
     state = state._replace(ww=S_ww, mpr=mpr_s, mpr_S=S_mpr, history=history, k=state.k + 1)
     rate_in = unit_inputs(brain, history, state.k)[:brain.n_spk, 0] + next_stim[:brain.n_spk]
-    return state, Record(rate, S, counts, raster), rate_in
+    return state, Record(rate, S, counts, raster, inh), rate_in
 
 
 # ---- analysis ----------------------------------------------------------------------------
@@ -573,6 +577,18 @@ def shortest_lags(brain: Brain, source_unit: int) -> np.ndarray:
         done[u] = True
         dist = np.minimum(dist, dist[u] + edge[u])
     return np.where(np.isfinite(dist), dist, -1).astype(int)
+
+
+def synaptic_events(brain: Brain, rec: Record) -> dict:
+    """Synaptic events delivered in the detailed regions over a recording: recurrent
+    (spikes x expected out-degree) and external Poisson (expected, from the drive)."""
+    p = brain.spk
+    out_deg = p.p_conn * p.n
+    recurrent = float(np.asarray(rec.spike_counts).sum() + np.asarray(rec.inh_counts).sum()) * out_deg
+    n_ex = np.asarray(rec.rate_hz).shape[0]
+    t_s = n_ex * brain.t_ex * 1e-3
+    background = p.k_ext * p.nu_bg * p.n * brain.n_spk * t_s
+    return {"recurrent": recurrent, "background_poisson": background, "total": recurrent + background}
 
 
 def first_divergence(a: Record, b: Record) -> np.ndarray:
