@@ -455,6 +455,9 @@ def _freeze(m):
     return tuple(sorted((k, tuple(v)) for k, v in (m or {}).items()))
 
 
+_JIT_CACHE: dict = {}
+
+
 class Brain:
     """A host-side handle: a spec, a state, and a cache of jitted ``project`` calls.
 
@@ -465,22 +468,24 @@ class Brain:
     def __init__(self, spec: BrainSpec, state: BrainState | None = None):
         self.spec = spec
         self.state = init(spec) if state is None else state
-        self._cache = {}
 
     def _jit(self, key, fn):
-        if key not in self._cache:
-            self._cache[key] = jax.jit(fn)
-        return self._cache[key]
+        key = (self.spec, key)   # shared by all Brains of one spec
+        if key not in _JIT_CACHE:
+            _JIT_CACHE[key] = jax.jit(fn)
+        return _JIT_CACHE[key]
 
     def project(self, stimuli=None, areas=None):
         key = ("project", _freeze(stimuli), _freeze(areas))
         st, ar = dict(key[1]), dict(key[2])
-        fn = self._jit(key, lambda s: project(self.spec, s, st, ar))
+        spec = self.spec
+        fn = self._jit(key, lambda s: project(spec, s, st, ar))
         self.state = fn(self.state)
         return self
 
     def activate(self, area, index):
-        self.state = self._jit(("activate", area), lambda s, i: activate(self.spec, s, area, i))(
+        spec = self.spec
+        self.state = self._jit(("activate", area), lambda s, i: activate(spec, s, area, i))(
             self.state, jnp.int32(index))
         return self
 

@@ -84,16 +84,23 @@ def area_input(seed: int, fibre_id: int, p: float, src_ids, src_valid, n_dst: in
     return jnp.sum(hit, axis=0, dtype=jnp.int32).astype(dtype)
 
 
+def binomial_pmf(k: int, p: float) -> np.ndarray:
+    """Binomial(k, p) pmf over 0..k in float64 (log-gamma; no scipy needed)."""
+    m = np.arange(k + 1)
+    lg = np.array([math.lgamma(k + 1) - math.lgamma(i + 1) - math.lgamma(k - i + 1) for i in m])
+    return np.exp(lg + m * math.log(p) + (k - m) * math.log1p(-p))
+
+
 @lru_cache(maxsize=None)
 def binomial_thresholds(k: int, p: float) -> np.ndarray:
     """uint32 thresholds ``T_m = round(F(m) 2**32)`` for m = 0.. until the tail is < 2**-33."""
-    from scipy.stats import binom
-    ms = np.arange(k + 1)
-    cdf = binom.cdf(ms, k, p)
-    sf = binom.sf(ms, k, p)
-    last = int(np.argmax(sf < 2.0**-33)) if np.any(sf < 2.0**-33) else k
-    t = np.minimum(np.round(cdf[:max(last, 1)] * 2.0**32), 2.0**32 - 1).astype(np.uint64)
-    return t.astype(np.uint32)
+    pmf = binomial_pmf(k, p)
+    cdf = np.minimum(np.cumsum(pmf), 1.0)
+    sf = np.maximum(pmf[::-1].cumsum()[::-1] - pmf, 0.0)   # P(X > m)
+    small = np.nonzero(sf < 2.0**-33)[0]
+    last = int(small[0]) if small.size else k
+    t = np.minimum(np.round(cdf[:max(last, 1)] * 2.0**32), 2.0**32 - 1)
+    return t.astype(np.uint64).astype(np.uint32)
 
 
 def stim_counts(seed: int, fibre_id: int, k_stim: int, p: float, n_dst: int,

@@ -15,11 +15,12 @@ Methods:
      largest value ``v_k`` (``count(x >= a) >= k > count(x >= b)``).
   2. ``passes`` times: count ``x >= t`` for ``bins - 1`` evenly spaced thresholds inside the
      bracket in one fused pass, and shrink the bracket to the sub-interval holding ``v_k``.
-  3. If ``count(x >= a) <= cap``: gather those candidates (in index order) and take an exact
-     ``top_k`` of them. Otherwise the bracket is one crowded value (many neurons tied at the
-     k-th input): if every value in ``[a, b)`` is equal, all ``x >= b`` win plus the
-     lowest-index ones in the bracket; if not (values closer than the bracket width), fall
-     back to ``top_k``. The result is always exactly the top_k result.
+  3. While ``count(x >= a) > cap`` and the values in ``[a, b)`` are not all equal, refine
+     again (a ``while_loop``, rarely entered).
+  4. If ``count(x >= a) <= cap``: gather those candidates (in index order) and take an exact
+     ``top_k`` of them; else the bracket is one crowded value (many neurons tied at the k-th
+     input): all ``x >= b`` win plus the lowest-index ones in the bracket. The result is
+     always exactly the top_k result.
 
 * ``"auto"``: ``top_k`` for n <= 2**17, else ``threshold``.
 """
@@ -44,28 +45,40 @@ def _count_ge(x, t):
 
 
 def k_cap_threshold(x: jax.Array, k: int, bins: int = 32, passes: int = 2,
-                    cap: int | None = None) -> jax.Array:
+                    cap: int | None = None, max_extra_passes: int = 48) -> jax.Array:
     """Exact k-cap by threshold search (see module doc); int32[k] sorted ascending."""
     n = x.shape[0]
     x = x.astype(jnp.float32)
     cap = min(n, max(4 * k, 4096) if cap is None else cap)
-    lo, hi = jnp.min(x), jnp.max(x)
-    a = lo
-    b = jnp.nextafter(hi, jnp.float32(jnp.inf))
-    ca = jnp.int32(n)
-    cb = jnp.int32(0)
-    frac = (jnp.arange(1, bins, dtype=jnp.float32) / bins)
-    for _ in range(passes):
-        t = a + (b - a) * frac
-        t = jnp.clip(t, a, b)
+    frac = jnp.arange(1, bins, dtype=jnp.float32) / bins
+
+    def refine(a, b, ca, cb):
+        t = jnp.clip(a + (b - a) * frac, a, b)
         c = _count_ge(x, t)
-        ok = c >= k                      # non-increasing in m
-        m = jnp.sum(ok, dtype=jnp.int32)  # thresholds t[0..m-1] keep >= k
-        a_new = jnp.where(m > 0, t[jnp.maximum(m - 1, 0)], a)
-        ca_new = jnp.where(m > 0, c[jnp.maximum(m - 1, 0)], ca)
-        b_new = jnp.where(m < bins - 1, t[jnp.minimum(m, bins - 2)], b)
-        cb_new = jnp.where(m < bins - 1, c[jnp.minimum(m, bins - 2)], cb)
-        a, b, ca, cb = a_new, b_new, ca_new, cb_new
+        m = jnp.sum(c >= k, dtype=jnp.int32)   # c is non-increasing: t[:m] keep >= k
+        lo, hi = jnp.maximum(m - 1, 0), jnp.minimum(m, bins - 2)
+        return (jnp.where(m > 0, t[lo], a), jnp.where(m < bins - 1, t[hi], b),
+                jnp.where(m > 0, c[lo], ca), jnp.where(m < bins - 1, c[hi], cb))
+
+    def uniform(a, b):
+        s = (x >= a) & (x < b)
+        return jnp.min(jnp.where(s, x, jnp.inf)) == jnp.max(jnp.where(s, x, -jnp.inf))
+
+    a, b = jnp.min(x), jnp.nextafter(jnp.max(x), jnp.float32(jnp.inf))
+    ca, cb = jnp.int32(n), jnp.int32(0)
+    for _ in range(passes):
+        a, b, ca, cb = refine(a, b, ca, cb)
+
+    # rarely needed: keep refining while too many candidates that are not all equal
+    def cond(st):
+        a, b, ca, cb, it = st
+        return (ca > cap) & (it < max_extra_passes) & ~uniform(a, b)
+
+    def body(st):
+        a, b, ca, cb, it = st
+        return (*refine(a, b, ca, cb), it + 1)
+
+    a, b, ca, cb, _ = jax.lax.while_loop(cond, body, (a, b, ca, cb, jnp.int32(0)))
 
     def gathered(_):
         idx = jnp.nonzero(x >= a, size=cap, fill_value=n)[0]
@@ -73,19 +86,13 @@ def k_cap_threshold(x: jax.Array, k: int, bins: int = 32, passes: int = 2,
         _, pos = jax.lax.top_k(vals, k)
         return jnp.sort(idx[pos].astype(jnp.int32))
 
-    def crowded(_):
+    def ties(_):
+        # every value in [a, b) is equal: all x >= b win, then the lowest indices in [a, b)
         s = (x >= a) & (x < b)
-        smin = jnp.min(jnp.where(s, x, jnp.inf))
-        smax = jnp.max(jnp.where(s, x, -jnp.inf))
+        take = s & (jnp.cumsum(s, dtype=jnp.int32) <= k - cb)
+        return jnp.nonzero((x >= b) | take, size=k, fill_value=n)[0].astype(jnp.int32)
 
-        def ties(_):
-            need = k - cb
-            take = s & (jnp.cumsum(s, dtype=jnp.int32) <= need)
-            return jnp.nonzero((x >= b) | take, size=k, fill_value=n)[0].astype(jnp.int32)
-
-        return jax.lax.cond(smin == smax, ties, lambda _: k_cap_top_k(x, k), None)
-
-    return jax.lax.cond(ca <= cap, gathered, crowded, None)
+    return jax.lax.cond(ca <= cap, gathered, ties, None)
 
 
 def k_cap(x: jax.Array, k: int, method: str = "auto") -> jax.Array:
