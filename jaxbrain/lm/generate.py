@@ -3,7 +3,7 @@
 ``generate_ids`` runs the prompt through the network (a fixed-length scan over the context,
 positions past the prompt's length leave the state unchanged, so any prompt length up to the
 context compiles once), then a ``lax.scan`` of ``max_new`` steps that samples a token from
-the last prediction and feeds it back. Batches are ``jax.vmap`` of one sequence.
+the last prediction and feeds it back. The network state of a batch is neuron-major (N, B); sampling is ``jax.vmap``-ed over the batch.
 :func:`generate` is the text-level entry point with input checks.
 """
 
@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import neuromodulation as nm
-from .model import ALL_MODULATORS, SpikingLM, init_carry, token_step
+from .model import ALL_MODULATORS, Carry, SpikingLM, init_carry, token_step
 from .sampling import Sampling, sample
 from .tokenizers import UnknownTokenError
 
@@ -25,33 +25,39 @@ class PromptError(ValueError):
     """A prompt that cannot be generated from (empty, unknown symbols)."""
 
 
-def _select(flag, new, old):
-    return jax.tree_util.tree_map(lambda a, b: jnp.where(flag, a, b), new, old)
+def _select(flag, new: Carry, old: Carry) -> Carry:
+    """Per sequence (flag (B,)): the new carry where flag, else the old one."""
+    neurons = jax.tree_util.tree_map(lambda a, b: jnp.where(flag[None, :], a, b),
+                                     new.neurons, old.neurons)
+    mod = jax.tree_util.tree_map(lambda a, b: jnp.where(flag, a, b), new.mod, old.mod)
+    return Carry(neurons, jnp.where(flag[:, None], new.logp, old.logp), mod)
 
 
-def _one(model: SpikingLM, params, prompt, length, key, max_new: int, sampling: Sampling,
+def _run(model: SpikingLM, params, prompts, lengths, key, max_new: int, sampling: Sampling,
          mask):
-    """One sequence: ``prompt`` (C,) int32 padded, ``length`` valid tokens (>= 1)."""
+    """A batch: ``prompts`` (B, C) int32 padded, ``lengths`` (B,) valid tokens (>= 1)."""
+    b, c = prompts.shape
+
     def feed(carry, xi):
         x, i = xi
         new, _ = token_step(model, params, carry, x, mask)
-        return _select(i < length, new, carry), None
+        return _select(i < lengths, new, carry), None
 
-    c = prompt.shape[0]
-    carry, _ = jax.lax.scan(feed, init_carry(model), (prompt, jnp.arange(c)))
+    carry, _ = jax.lax.scan(feed, init_carry(model, b), (prompts.T, jnp.arange(c)))
 
-    def gen(state, k):
-        carry = state
+    def gen(carry, k):
         temp_scale = 1.0
         if sampling.ne_explore:
-            ent = -jnp.sum(jnp.exp(carry.logp) * carry.logp) / np.log(model.vocab_size)
+            ent = -jnp.sum(jnp.exp(carry.logp) * carry.logp, axis=-1) / np.log(model.vocab_size)
             temp_scale = jnp.exp(sampling.ne_explore * (2.0 * ent - 1.0) * mask[1])
-        tok = sample(k, carry.logp, sampling, temp_scale)
+        keys = jax.vmap(lambda i: jax.random.fold_in(k, i))(jnp.arange(b))
+        tok = jax.vmap(lambda kk, lp, ts: sample(kk, lp, sampling, ts))(
+            keys, carry.logp, jnp.broadcast_to(jnp.asarray(temp_scale, jnp.float32), (b,)))
         carry, _ = token_step(model, params, carry, tok, mask)
         return carry, tok
 
     _, toks = jax.lax.scan(gen, carry, jax.random.split(key, max_new))
-    return toks
+    return toks.T
 
 
 _CACHE: dict = {}
@@ -66,9 +72,7 @@ def _compiled(model: SpikingLM, max_new: int, sampling: Sampling):
         return hit[1]
 
     def run(params, prompts, lengths, key, mask):
-        keys = jax.vmap(lambda b: jax.random.fold_in(key, b))(jnp.arange(prompts.shape[0]))
-        return jax.vmap(lambda p, n, k: _one(model, params, p, n, k, max_new, sampling, mask))(
-            prompts, lengths, keys)
+        return _run(model, params, prompts, lengths, key, max_new, sampling, mask)
     fn = jax.jit(run)
     _CACHE[key] = (model, fn)
     return fn
@@ -78,8 +82,7 @@ def generate_ids(model: SpikingLM, params, prompts, lengths, key, max_new: int,
                  sampling: Sampling = Sampling(), mask=ALL_MODULATORS):
     """Batched generation: ``prompts`` (B, C) int32 (padded), ``lengths`` (B,) -> (B, max_new).
 
-    Each sequence gets its own key (``fold_in(key, b)``), so results do not depend on the
-    batch a prompt is in."""
+    Sequence b at step t samples with ``fold_in(split(key)[t], b)``."""
     return _compiled(model, int(max_new), sampling)(params, jnp.asarray(prompts, jnp.int32),
                                                    jnp.asarray(lengths, jnp.int32), key,
                                                    jnp.asarray(mask, jnp.float32))

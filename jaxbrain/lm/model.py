@@ -1,6 +1,6 @@
 """The modular spiking language model: embedding -> six spiking modules -> decoder.
 
-Per token ``x_t`` (one sequence; batches are ``jax.vmap`` of this):
+Per token ``x_t`` (for a batch of sequences; neuron state is neuron-major (N, B)):
 
 1. neuromodulators (DA, NE, 5-HT) from the previous prediction and ``x_t``
    (:mod:`jaxbrain.lm.neuromodulation`);
@@ -89,67 +89,77 @@ def param_count(params) -> int:
 
 
 class Carry(NamedTuple):
-    """Per-sequence recurrent state between tokens."""
-    neurons: ModState
-    logp: Float[Array, "V"]
-    mod: nm.ModulatorState
+    """Recurrent state of a batch of B sequences between tokens."""
+    neurons: ModState          # (N, B) arrays
+    logp: Float[Array, "B V"]  # previous prediction
+    mod: nm.ModulatorState     # (B,) arrays
 
 
-def init_carry(model: SpikingLM) -> Carry:
+def init_carry(model: SpikingLM, batch: int) -> Carry:
     v = model.vocab_size
-    return Carry(init_state(model.spec), jnp.full((v,), -np.log(v), jnp.float32), nm.init(v))
+    m0 = nm.init(v)
+    return Carry(init_state(model.spec, batch), jnp.full((batch, v), -np.log(v), jnp.float32),
+                 nm.ModulatorState(jnp.full((batch,), m0.baseline), jnp.full((batch,), m0.reward)))
 
 
-def token_step(model: SpikingLM, params: dict, carry: Carry, token: Int[Array, ""],
+def token_step(model: SpikingLM, params: dict, carry: Carry, tokens: Int[Array, "B"],
                mask: Float[Array, "3"] = ALL_MODULATORS):
-    """Advance one token. Returns ``(carry, logp)`` with ``logp`` (V,) the log-probabilities
-    of the next token. The modulator signals are returned as ``carry``-side effects only."""
+    """Advance a batch by one token. Returns ``(carry, logp)``, ``logp`` (B, V) the
+    log-probabilities of the next token."""
     spec = model.spec
     dtype = jnp.bfloat16 if model.compute_dtype == "bfloat16" else jnp.float32
-    sig, mod = nm.signals(carry.logp, token, carry.mod, mask)
+    sig, mod = jax.vmap(nm.signals, in_axes=(0, 0, 0, None))(carry.logp, tokens, carry.mod, mask)
     g_in, g_beta = nm.gains(spec, params["neuromod"], sig)
-    drive = params["emb"][token] @ params["w_in"]
+    drive = (params["emb"][tokens] @ params["w_in"]).T                 # (n_thal, B)
     n_thal = spec.size("thalamus")
-    ext = jnp.concatenate([drive, jnp.zeros((spec.n - n_thal,), drive.dtype)]) + params["bias"]
+    ext = jnp.concatenate([drive, jnp.zeros((spec.n - n_thal, drive.shape[1]), drive.dtype)],
+                          axis=0) + params["bias"][:, None]
     decay_out = float(np.exp(-1.0 / spec.tau_out))
-    state = carry.neurons
-    for _ in range(spec.substeps):
+    def one(state, _):
         cur = synaptic_input(params["w"], model.conn, state.s, dtype) + ext
-        state = substep(model.consts, state, g_in * cur, g_beta, decay_out)
+        return substep(model.consts, state, g_in * cur, g_beta, decay_out), None
+    state, _ = jax.lax.scan(one, carry.neurons, None, length=spec.substeps)
     b0 = spec.offset("broca")
-    readout = state.z[b0:b0 + spec.out_dim] + READOUT_V * state.v[b0:b0 + spec.out_dim]
-    logits = readout @ params["w_dec"] + params["b_dec"]
-    logp = jax.nn.log_softmax(logits)
+    readout = (state.z[b0:b0 + spec.out_dim] + READOUT_V * state.v[b0:b0 + spec.out_dim]).T
+    logits = readout @ params["w_dec"] + params["b_dec"][None, :]
+    logp = jax.nn.log_softmax(logits, axis=-1)
     return Carry(state, logp, mod), logp
 
 
-def sequence_metrics(model: SpikingLM, params: dict, input_ids: Int[Array, "T"],
-                     target_ids: Int[Array, "T"], mask: Float[Array, "3"] = ALL_MODULATORS,
-                     remat: bool = True):
+def batch_metrics(model: SpikingLM, params: dict, input_ids: Int[Array, "B T"],
+                  target_ids: Int[Array, "B T"], mask: Float[Array, "3"] = ALL_MODULATORS,
+                  remat: bool = True):
     """Summed cross-entropy (nats), number of correct argmax predictions, and mean firing
-    rate per module, for one sequence started from rest."""
+    rate per module (6,), for a batch of sequences each started from rest."""
+    input_ids = jnp.asarray(input_ids)
+    if input_ids.ndim != 2 or input_ids.shape != jnp.shape(target_ids):
+        raise ValueError(f"input_ids {input_ids.shape} and target_ids {jnp.shape(target_ids)} "
+                         "must both be (batch, time)")
+
     def body(carry, xy):
         x, y = xy
         carry, logp = token_step(model, params, carry, x, mask)
-        nll = -logp[y]
-        correct = (jnp.argmax(logp) == y).astype(jnp.float32)
-        rate = carry.neurons.s
-        return carry, (nll, correct, rate)
+        nll = -jnp.take_along_axis(logp, y[:, None], axis=1)[:, 0]
+        correct = (jnp.argmax(logp, axis=-1) == y).astype(jnp.float32)
+        rate = jnp.mean(carry.neurons.s, axis=1)
+        return carry, (jnp.sum(nll), jnp.sum(correct), rate)
 
     if remat:
         body = jax.checkpoint(body)
-    _, (nll, correct, rates) = jax.lax.scan(body, init_carry(model), (input_ids, target_ids))
-    rate_mod = jnp.stack([jnp.mean(rates[:, model.spec.offset(m):model.spec.offset(m)
-                                         + model.spec.size(m)]) for m in MODULES])
+    _, (nll, correct, rates) = jax.lax.scan(body, init_carry(model, input_ids.shape[0]),
+                                            (input_ids.T, jnp.asarray(target_ids).T))
+    spec = model.spec
+    r = jnp.mean(rates, axis=0)
+    rate_mod = jnp.stack([jnp.mean(r[spec.offset(m):spec.offset(m) + spec.size(m)])
+                          for m in MODULES])
     return jnp.sum(nll), jnp.sum(correct), rate_mod
 
 
-def batch_metrics(model, params, input_ids: Int[Array, "B T"], target_ids: Int[Array, "B T"],
-                  mask=ALL_MODULATORS, remat: bool = True):
-    """vmap of :func:`sequence_metrics` over the batch: ``(nll_sum, correct_sum, rates)``."""
-    nll, correct, rates = jax.vmap(
-        lambda x, y: sequence_metrics(model, params, x, y, mask, remat))(input_ids, target_ids)
-    return jnp.sum(nll), jnp.sum(correct), jnp.mean(rates, axis=0)
+def sequence_metrics(model, params, input_ids: Int[Array, "T"], target_ids: Int[Array, "T"],
+                     mask=ALL_MODULATORS, remat: bool = True):
+    """One sequence: :func:`batch_metrics` on a batch of one."""
+    return batch_metrics(model, params, jnp.asarray(input_ids)[None], jnp.asarray(target_ids)[None],
+                         mask, remat)
 
 
 def loss_fn(params, model, input_ids, target_ids, mask=ALL_MODULATORS):

@@ -198,48 +198,51 @@ def neuron_consts(spec: BrainSpec, dt: float = 1.0) -> NeuronConsts:
 
 
 class ModState(NamedTuple):
-    """State of all N neurons of one sequence: membrane v, adaptation a, last spikes s,
-    readout trace z (all shape (N,), float32)."""
-    v: Float[Array, "N"]
-    a: Float[Array, "N"]
-    s: Float[Array, "N"]
-    z: Float[Array, "N"]
+    """State of all N neurons for a batch of B sequences, neuron-major (N, B) so that the
+    sparse gather reads contiguous rows of B values: membrane v, adaptation a, last spikes s,
+    readout trace z (float32)."""
+    v: Float[Array, "N B"]
+    a: Float[Array, "N B"]
+    s: Float[Array, "N B"]
+    z: Float[Array, "N B"]
 
 
-def init_state(spec: BrainSpec) -> ModState:
-    z = jnp.zeros((spec.n,), jnp.float32)
+def init_state(spec: BrainSpec, batch: int) -> ModState:
+    z = jnp.zeros((spec.n, batch), jnp.float32)
     return ModState(z, z, z, z)
 
 
-def synaptic_input(weights, conn: Connectivity, s: Float[Array, "N"], dtype=jnp.float32):
-    """Sparse propagation: for each target module, ``I_j = sum_k w[j,k] s[idx[j,k]]``.
+def synaptic_input(weights, conn: Connectivity, s: Float[Array, "N B"], dtype=jnp.float32):
+    """Sparse propagation: for each target module, ``I[j, b] = sum_k w[j,k] s[idx[j,k], b]``.
 
-    Returns the (N,) input current (float32). ``dtype`` is the gather/multiply dtype
+    Returns the (N, B) input current (float32). ``dtype`` is the gather/multiply dtype
     (bfloat16 is exact for spikes; accumulation stays float32)."""
     s = s.astype(dtype)
-    parts = [jnp.einsum("jk,jk->j", w.astype(dtype), s[idx], preferred_element_type=jnp.float32)
+    parts = [jnp.einsum("jk,jkb->jb", w.astype(dtype), s[idx], preferred_element_type=jnp.float32)
              for w, idx in zip(weights, conn.idx)]
-    return jnp.concatenate(parts)
+    return jnp.concatenate(parts, axis=0)
 
 
-def substep(consts: NeuronConsts, state: ModState, current: Float[Array, "N"],
-            gain_beta: Float[Array, "N"], decay_out: float, slope: float = 5.0):
+def substep(consts: NeuronConsts, state: ModState, current: Float[Array, "N B"],
+            gain_beta: Float[Array, "N B"], decay_out: float, slope: float = 5.0):
     """One 1 ms update of all neurons (pipelined: ``current`` came from the previous spikes).
 
     Arguments:
-        consts: per-neuron decays.
-        state: previous state.
-        current: total input current this substep (dimensionless; threshold = 1).
-        gain_beta: multiplicative factor on the adaptation strength (serotonin), (N,).
+        consts: per-neuron decays, (N,).
+        state: previous state, (N, B).
+        current: total input current this substep (dimensionless; threshold = 1), (N, B).
+        gain_beta: multiplicative factor on the adaptation strength (serotonin), (N, B).
         decay_out: readout trace decay exp(-dt / tau_out).
     Returns:
         the new :class:`ModState`.
     """
+    alpha, rho = consts.alpha[:, None], consts.rho[:, None]
+    beta = consts.beta[:, None] * gain_beta
     s_prev = jax.lax.stop_gradient(state.s)
-    theta_prev = jax.lax.stop_gradient(1.0 + consts.beta * gain_beta * state.a)
-    v = consts.alpha * state.v + current - theta_prev * s_prev
-    a = consts.rho * state.a + (1.0 - consts.rho) * state.s
-    theta = 1.0 + consts.beta * gain_beta * a
+    theta_prev = jax.lax.stop_gradient(1.0 + beta * state.a)
+    v = alpha * state.v + current - theta_prev * s_prev
+    a = rho * state.a + (1.0 - rho) * state.s
+    theta = 1.0 + beta * a
     s = spike_fn((v - theta) / theta, slope)
     z = decay_out * state.z + s
     return ModState(v, a, s, z)
@@ -250,4 +253,3 @@ def projection_table(spec: BrainSpec) -> list[dict]:
     return [{"source": s, "target": d, "fan_in": k,
              "mean_fan_out": k * spec.size(d) / spec.size(s), "synapses": k * spec.size(d)}
             for s, d, k in spec.projections()]
-

@@ -79,11 +79,12 @@ def init_coefficients() -> Float[Array, "3 6"]:
     return jnp.asarray(k)
 
 
-def gains(spec: BrainSpec, coef: Float[Array, "3 6"], sig: Float[Array, "3"]):
-    """Per-neuron (N,) input gain (DA + NE) and adaptation gain (5-HT), both >= 0.05."""
-    per_module_in = 1.0 + coef[0] * sig[0] + coef[1] * sig[1]
-    per_module_beta = 1.0 + coef[2] * sig[2]
+def gains(spec: BrainSpec, coef: Float[Array, "3 6"], sig: Float[Array, "B 3"]):
+    """Per-neuron, per-sequence (N, B) input gain (DA + NE) and adaptation gain (5-HT),
+    both >= 0.05."""
+    per_module_in = 1.0 + coef[0][:, None] * sig[None, :, 0] + coef[1][:, None] * sig[None, :, 1]
+    per_module_beta = 1.0 + coef[2][:, None] * sig[None, :, 2]
     rep = np.asarray(spec.sizes)
-    g_in = jnp.repeat(jnp.maximum(per_module_in, 0.05), rep, total_repeat_length=spec.n)
-    g_beta = jnp.repeat(jnp.maximum(per_module_beta, 0.05), rep, total_repeat_length=spec.n)
+    g_in = jnp.repeat(jnp.maximum(per_module_in, 0.05), rep, axis=0, total_repeat_length=spec.n)
+    g_beta = jnp.repeat(jnp.maximum(per_module_beta, 0.05), rep, axis=0, total_repeat_length=spec.n)
     return g_in, g_beta

@@ -226,9 +226,9 @@ def _make_predict(model):
     @jax.jit
     def predict(params, x):
         def body(c, t):
-            c, logp = token_step(model, params, c, t)
-            return c, jnp.argmax(logp)
-        return jax.lax.scan(body, init_carry(model), x)[1]
+            c, logp = token_step(model, params, c, t[None])
+            return c, jnp.argmax(logp[0])
+        return jax.lax.scan(body, init_carry(model, 1), x)[1]
     return predict
 
 
