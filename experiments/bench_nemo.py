@@ -33,6 +33,8 @@ class Config:
     sentences: int = param(200, at_least(1), "timed sentences")
     vmap_brains: tuple[int, ...] = param((8,), positive, "independent brains under vmap")
     vmap_n: int = param(1_000_000, positive, "n for the vmap runs")
+    vmap_kcap: str = param("top_k", one_of("top_k", "threshold", "auto"),
+                           "k-cap under vmap (threshold's conds become selects there)")
     store_capacity: int = param(2**15, positive, "learned-delta slots per fibre")
     seed: int = param(0, nonnegative, "seed")
 
@@ -130,6 +132,16 @@ def run(cfg: Config, out: Path) -> dict:
     def save():
         (out / "bench_nemo.json").write_text(json.dumps(res, indent=2))
 
+    def vmap_runs():
+        for nb in cfg.vmap_brains:
+            try:
+                r = bench_one(cfg.vmap_n, cfg.vmap_kcap, cfg, rng, brains=nb)
+            except Exception as e:
+                r = {"n": cfg.vmap_n, "brains": nb, "error": f"{type(e).__name__}: {str(e)[:300]}"}
+            print(json.dumps({k: v for k, v in r.items() if k != "stores"}), flush=True)
+            res["vmap"].append(r)
+            save()
+
     for n in cfg.ns:
         methods = list(cfg.kcaps) + (["top_k"] if n == cfg.compare_top_k_at and "top_k" not in cfg.kcaps else [])
         for m in methods:
@@ -147,14 +159,10 @@ def run(cfg: Config, out: Path) -> dict:
         print(json.dumps(f), flush=True)
         res["floors"].append(f)
         save()
-    for nb in cfg.vmap_brains:
-        try:
-            r = bench_one(cfg.vmap_n, cfg.kcaps[0], cfg, rng, brains=nb)
-        except Exception as e:
-            r = {"n": cfg.vmap_n, "brains": nb, "error": f"{type(e).__name__}: {str(e)[:300]}"}
-        print(json.dumps({k: v for k, v in r.items() if k != "stores"}), flush=True)
-        res["vmap"].append(r)
-        save()
+        if n == cfg.vmap_n:
+            vmap_runs()
+    if cfg.vmap_n not in cfg.ns:
+        vmap_runs()
     return {"single": [{k: r.get(k) for k in ("n", "kcap", "sentences_per_s", "area_projections_per_s")}
                        for r in res["single"]],
             "vmap": [{k: r.get(k) for k in ("n", "brains", "sentences_per_s")} for r in res["vmap"]]}

@@ -48,7 +48,7 @@ from .kcap import k_cap
 
 __all__ = ["Area", "Stimulus", "Fibre", "BrainSpec", "AreaState", "BrainState", "PAD",
            "init", "project", "activate", "set_winners", "fix", "unfix", "inhibit",
-           "disinhibit", "inhibit_fibre", "disinhibit_fibre", "set_plasticity", "set_beta",
+           "disinhibit", "inhibit_fibre", "disinhibit_fibre", "set_plasticity", "set_beta", "set_w_max",
            "area_inputs", "fibre_weights", "overlap", "Brain"]
 
 PAD = np.int32(2**31 - 1)
@@ -97,7 +97,8 @@ class BrainSpec:
         areas, stimuli: the populations (names unique across both).
         fibres: the fibres; ``None`` means every stimulus -> area and area -> area pair.
         p: default connection probability.
-        w_max: weight cap of the Hebbian update (``inf``: none, as in brain.py).
+        w_max: initial weight cap of the Hebbian update (``inf``: none, as in brain.py);
+            the cap lives in the state (:func:`set_w_max`).
         seed: connectivity seed.
         store_capacity: learned-delta slots per area -> area fibre (stimulus fibres get
             ``sum of target k`` ... at most n slots; see ``capacity_of``).
@@ -196,6 +197,7 @@ class BrainState(NamedTuple):
     fibre_inhibited: dict   # fibre key -> bool[]
     stores: dict            # fibre key -> sparse_delta.DeltaStore
     plastic: jax.Array      # bool[]
+    w_max: jax.Array        # float32[] weight cap (initialised from spec.w_max)
 
 
 def init(spec: BrainSpec) -> BrainState:
@@ -213,7 +215,8 @@ def init(spec: BrainSpec) -> BrainState:
         beta={f.key: jnp.float32(f.beta) for f in fibres},
         fibre_inhibited={f.key: jnp.bool_(False) for f in fibres},
         stores={f.key: sd.init(spec.capacity_of(f)) for f in fibres},
-        plastic=jnp.bool_(True))
+        plastic=jnp.bool_(True),
+        w_max=jnp.float32(spec.w_max))
 
 
 # ---- small state edits (pure) -------------------------------------------------------------
@@ -284,6 +287,11 @@ def set_plasticity(state, on) -> BrainState:
     return state._replace(plastic=jnp.asarray(on, bool))
 
 
+def set_w_max(state, w_max) -> BrainState:
+    """Change the Hebbian weight cap (dynamic: no recompilation)."""
+    return state._replace(w_max=jnp.asarray(w_max, jnp.float32))
+
+
 def set_beta(state, src, dst, beta) -> BrainState:
     b = dict(state.beta)
     b[f"{src}->{dst}"] = jnp.asarray(beta, jnp.float32)
@@ -315,7 +323,7 @@ def _hebbian(spec: BrainSpec, state: BrainState, f: Fibre, new_winners, n_new, a
     dst = spec.area(f.dst)
     store = state.stores[f.key]
     beta = state.beta[f.key]
-    w_max = spec.w_max
+    w_max = state.w_max
 
     def rule(old, found):
         return jnp.minimum((1.0 + old) * (1.0 + beta), w_max) - 1.0
@@ -513,6 +521,9 @@ class Brain:
 
     def set_beta(self, src, dst, beta):
         self.state = set_beta(self.state, src, dst, beta)
+
+    def set_w_max(self, w_max):
+        self.state = set_w_max(self.state, w_max)
 
     def winners(self, area) -> np.ndarray:
         w = np.asarray(self.state.areas[area].winners)

@@ -15,12 +15,12 @@ Methods:
      largest value ``v_k`` (``count(x >= a) >= k > count(x >= b)``).
   2. ``passes`` times: count ``x >= t`` for ``bins - 1`` evenly spaced thresholds inside the
      bracket in one fused pass, and shrink the bracket to the sub-interval holding ``v_k``.
-  3. While ``count(x >= a) > cap`` and the values in ``[a, b)`` are not all equal, refine
-     again (a ``while_loop``, rarely entered).
-  4. If ``count(x >= a) <= cap``: gather those candidates (in index order) and take an exact
-     ``top_k`` of them; else the bracket is one crowded value (many neurons tied at the k-th
-     input): all ``x >= b`` win plus the lowest-index ones in the bracket. The result is
-     always exactly the top_k result.
+  3. If ``count(x >= a) <= cap``: gather those candidates (in index order) and take an exact
+     ``top_k`` of them; else, if every value in ``[a, b)`` is equal (many neurons tied at the
+     k-th input), all ``x >= b`` win plus the lowest-index ones in the bracket; else (values
+     closer than the bracket width, rare) fall back to ``top_k``. The result is always
+     exactly the top_k result. The common path costs one host sync (``lax.cond``); under
+     ``vmap`` the conds become selects and every branch runs (use ``top_k`` there).
 
 * ``"auto"``: ``top_k`` for n <= 2**17, else ``threshold``.
 """
@@ -44,8 +44,8 @@ def _count_ge(x, t):
     return jnp.sum(x[None, :] >= t[:, None], axis=1, dtype=jnp.int32)
 
 
-def k_cap_threshold(x: jax.Array, k: int, bins: int = 32, passes: int = 2,
-                    cap: int | None = None, max_extra_passes: int = 48) -> jax.Array:
+def k_cap_threshold(x: jax.Array, k: int, bins: int = 32, passes: int = 3,
+                    cap: int | None = None) -> jax.Array:
     """Exact k-cap by threshold search (see module doc); int32[k] sorted ascending."""
     n = x.shape[0]
     x = x.astype(jnp.float32)
@@ -69,17 +69,6 @@ def k_cap_threshold(x: jax.Array, k: int, bins: int = 32, passes: int = 2,
     for _ in range(passes):
         a, b, ca, cb = refine(a, b, ca, cb)
 
-    # rarely needed: keep refining while too many candidates that are not all equal
-    def cond(st):
-        a, b, ca, cb, it = st
-        return (ca > cap) & (it < max_extra_passes) & ~uniform(a, b)
-
-    def body(st):
-        a, b, ca, cb, it = st
-        return (*refine(a, b, ca, cb), it + 1)
-
-    a, b, ca, cb, _ = jax.lax.while_loop(cond, body, (a, b, ca, cb, jnp.int32(0)))
-
     def gathered(_):
         idx = jnp.nonzero(x >= a, size=cap, fill_value=n)[0]
         vals = jnp.where(idx < n, x[jnp.minimum(idx, n - 1)], -jnp.inf)
@@ -92,7 +81,10 @@ def k_cap_threshold(x: jax.Array, k: int, bins: int = 32, passes: int = 2,
         take = s & (jnp.cumsum(s, dtype=jnp.int32) <= k - cb)
         return jnp.nonzero((x >= b) | take, size=k, fill_value=n)[0].astype(jnp.int32)
 
-    return jax.lax.cond(ca <= cap, gathered, ties, None)
+    def crowded(_):
+        return jax.lax.cond(uniform(a, b), ties, lambda _: k_cap_top_k(x, k), None)
+
+    return jax.lax.cond(ca <= cap, gathered, crowded, None)
 
 
 def k_cap(x: jax.Array, k: int, method: str = "auto") -> jax.Array:

@@ -99,8 +99,11 @@ def test_plasticity_off_fix_and_inhibit(trained):
 
 
 def test_weights_saturate_at_w_max():
-    spec = _spec(w_max=2.0, areas=(B.Area("A", N, K, 0.5), B.Area("B", N, K, 0.5)))
+    spec = _spec()
     b = B.Brain(spec)
+    b.set_w_max(2.0)
+    b.set_beta("s", "A", 0.5)
+    b.set_beta("A", "A", 0.5)
     b.project({"s": ["A"]})
     for _ in range(5):
         b.project({"s": ["A"]}, {"A": ["A"]})
