@@ -506,6 +506,8 @@ def simulate_streamed(brain: Brain, state: BrainState, n_exchanges: int, pager, 
     each interval pages every region in (LRU), advances it and hands it back to the pager.
     Mean-field units stay on the device. The numbers equal :func:`simulate`'s.
 
+    Regions are swept in alternating order (forwards, then backwards), so with ``capacity``
+    slots each exchange after the first pages ``n_spk - capacity`` regions instead of all.
     ``brain.spk_syn`` is not read (the pager holds the synapses).
     Returns (final state with ``spk`` gathered from the pager, Record)."""
     stim = _check_stim(brain, stim, n_exchanges)
@@ -513,12 +515,15 @@ def simulate_streamed(brain: Brain, state: BrainState, n_exchanges: int, pager, 
     rate_in = _rate_in(brain, state.history, state.k, stim[0])
     for i in range(n_exchanges):
         step0 = state.k * brain.n_sub
-        counts, spk_S, rasters, inh = [], [], [], []
-        for u in range(brain.n_spk):
+        counts, spk_S, rasters, inh = ([None] * brain.n_spk for _ in range(4))
+        # sweep the regions forwards, then backwards: the regions resident at the end of one
+        # sweep are the first of the next (a cyclic sweep would make LRU miss every time)
+        order = range(brain.n_spk) if i % 2 == 0 else range(brain.n_spk - 1, -1, -1)
+        for u in order:
             st, syn = pager.get(u)
             st, c, ras, ci = _region_interval(brain, st, syn, rate_in[u], jnp.int32(u), step0)
             pager.put(u, (st, syn))
-            counts.append(c); spk_S.append(st.S); rasters.append(ras); inh.append(ci)
+            counts[u], spk_S[u], rasters[u], inh[u] = c, st.S, ras, ci
         nxt = stim[min(i + 1, n_exchanges - 1)]
         state, rec, rate_in = _mean_field_and_export(brain, state, stim[i], jnp.stack(counts),
                                                      jnp.stack(spk_S), jnp.stack(rasters),
