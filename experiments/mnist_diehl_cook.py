@@ -120,10 +120,8 @@ def run(cfg: Config, out: Path) -> dict:
         print(f"resumed from image {done} of {total}")
     (Path(out) / "ckpt_meta.json").write_text(json.dumps(meta))
 
-    @jax.jit
     def train(state, images, ids):
-        f = lambda qb, st, sd: dc.train_chunk(p.replace(quant_bits=qb), st, images, ids, sd)
-        return jax.vmap(f)(qbits, state, seeds)
+        return dc.train_networks(p, qbits, seeds, state, images, ids)
 
     # ---- training ---------------------------------------------------------------------
     bar = _progress(total, done)
@@ -162,10 +160,7 @@ def run(cfg: Config, out: Path) -> dict:
     img_per_s = timed_images / timed_s if timed_s > 0 else float("nan")
 
     # ---- evaluation (frozen) -----------------------------------------------------------
-    @jax.jit
-    def responses_fn(pp, st, images, ids, sd):
-        return dc.respond(pp, st, images, ids, sd, 0)
-
+    responses_fn = dc.respond_jit
     def responses(pp, st, sd, images, stream):
         out_counts = []
         for a in range(0, len(images), cfg.infer_batch):

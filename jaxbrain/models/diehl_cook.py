@@ -50,7 +50,8 @@ from ..plasticity.stp import STPParams, tsodyks_markram
 from ..plasticity.traces import bounded_change
 from ..quantization import fake_quant
 
-__all__ = ["DCParams", "DCState", "init", "present", "train_chunk", "respond",
+__all__ = ["DCParams", "DCState", "init", "present", "train_chunk", "respond", "train_networks",
+           "respond_jit",
            "assign_labels", "predict", "last_spike_trace", "stdp_window", "STREAM_TRAIN", "STREAM_LABEL",
            "STREAM_TEST"]
 
@@ -255,6 +256,23 @@ def respond(params: DCParams, state: DCState, images: Int[Array, "B n_input"],
         counts, _, _ = _show(params, state, img, seed, stream, iid, False)
         return counts
     return jax.vmap(one)(images, image_ids)
+
+
+@jax.jit
+def train_networks(params: DCParams, quant_bits: Float[Array, "M"], seeds, state: DCState,
+                   images: Int[Array, "K n_input"], image_ids: Int[Array, "K"]):
+    """``M`` networks side by side (vmap over forward-pass bits, state (leading axis M) and
+    seed) learn the same ``K`` images. Returns ``(state, counts (M, K, n_e), attempts)``.
+    Jitted at module level so repeated runs in one process share the compilation."""
+    def one(qb, st, sd):
+        return train_chunk(params.replace(quant_bits=qb), st, images, image_ids, sd)
+    return jax.vmap(one)(quant_bits, state, seeds)
+
+
+@jax.jit
+def respond_jit(params: DCParams, state: DCState, images, image_ids, seed):
+    """:func:`respond` (stream 0: put the stream in ``image_ids``), jitted at module level."""
+    return respond(params, state, images, image_ids, seed, 0)
 
 
 def assign_labels(counts: Float[Array, "N n_e"], labels: Int[Array, "N"], n_classes: int = 10):
