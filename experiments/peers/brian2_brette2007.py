@@ -1,0 +1,86 @@
+"""The Brette et al. 2007 COBA / CUBA networks in Brian2 (cython), for same-run comparisons.
+
+Run with a Python that has brian2 (it needs numpy < 2.4):
+    python experiments/peers/brian2_brette2007.py --network coba --seed 0 --duration-ms 1000
+Prints one JSON line: rates (Hz), ISI CV, build / compile / run wall times (s).
+"""
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--network", choices=["coba", "cuba"], default="coba")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--duration-ms", type=float, default=1000.0)
+    ap.add_argument("--n-exc", type=int, default=3200)
+    ap.add_argument("--n-inh", type=int, default=800)
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    import brian2 as b2
+    from brian2 import mV, ms, nS, pF
+
+    b2.prefs.codegen.target = "cython"
+    b2.defaultclock.dt = 0.1 * ms
+    b2.seed(args.seed)
+    n = args.n_exc + args.n_inh
+    ns = {"taue": 5 * ms, "taui": 10 * ms, "taum": 20 * ms, "Vt": -50 * mV, "Vr": -60 * mV,
+          "Ee": 0 * mV, "Ei": -80 * mV, "C": 200 * pF, "gl": 10 * nS}
+    if args.network == "coba":
+        ns["El"] = -60 * mV
+        eqs = """dv/dt = (gl*(El - v) + ge*(Ee - v) + gi*(Ei - v)) / C : volt (unless refractory)
+                 dge/dt = -ge / taue : siemens
+                 dgi/dt = -gi / taui : siemens"""
+        on_e, on_i = "ge += 6*nS", "gi += 67*nS"
+    else:
+        ns["El"] = -49 * mV
+        eqs = """dv/dt = (ge + gi - (v - El)) / taum : volt (unless refractory)
+                 dge/dt = -ge / taue : volt
+                 dgi/dt = -gi / taui : volt"""
+        on_e, on_i = "ge += 1.62*mV", "gi -= 9*mV"
+    P = b2.NeuronGroup(n, eqs, threshold="v > Vt", reset="v = Vr", refractory=5 * ms,
+                       method="exponential_euler", namespace=ns)
+    Pe, Pi = P[:args.n_exc], P[args.n_exc:]
+    Ce = b2.Synapses(Pe, P, on_pre=on_e, delay=0.1 * ms)
+    Ci = b2.Synapses(Pi, P, on_pre=on_i, delay=0.1 * ms)
+    Ce.connect(p=0.02)
+    Ci.connect(p=0.02)
+    if args.network == "coba":
+        P.v = "El + (randn() * 5 - 5) * mV"
+        P.ge = "(randn() * 1.5 + 4) * 10 * nS"
+        P.gi = "(randn() * 12 + 20) * 10 * nS"
+    else:
+        P.v = "Vr + rand() * (Vt - Vr)"
+    spikes = b2.SpikeMonitor(P)
+    net = b2.Network(P, Ce, Ci, spikes)
+    t1 = time.perf_counter()
+    net.run(0.1 * ms)  # compiles the code objects
+    t2 = time.perf_counter()
+    net.run(args.duration_ms * ms)
+    t3 = time.perf_counter()
+    i, t = np.asarray(spikes.i), np.asarray(spikes.t / ms)
+    keep = t > 0.1 + 1e-9
+    i, t = i[keep], t[keep]
+    dur_s = args.duration_ms * 1e-3
+    cvs = []
+    for j in range(0, n, 10):
+        tj = np.sort(t[i == j])
+        if len(tj) >= 3:
+            isi = np.diff(tj)
+            cvs.append(isi.std() / isi.mean())
+    print(json.dumps({
+        "network": args.network, "seed": args.seed, "peer": f"brian2 {b2.__version__} cython",
+        "rate_E_hz": float((i < args.n_exc).sum() / args.n_exc / dur_s),
+        "rate_I_hz": float((i >= args.n_exc).sum() / args.n_inh / dur_s),
+        "isi_cv": float(np.mean(cvs)) if cvs else float("nan"),
+        "n_synapses": int(len(Ce) + len(Ci)),
+        "build_s": t1 - t0, "compile_s": t2 - t1, "run_s": t3 - t2,
+    }))
+
+
+if __name__ == "__main__":
+    main()
