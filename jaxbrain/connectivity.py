@@ -48,11 +48,11 @@ __all__ = [
     "WeightLaw", "DelayLaw", "Connectivity", "Rows", "Ell", "source_rows", "target_rows",
     "materialize", "to_coo", "to_csr", "to_dense", "overflow", "randint",
     "fixed_prob", "fixed_indegree", "fixed_outdegree", "small_world", "gaussian",
-    "all_to_all", "one_to_one", "KINDS",
+    "all_to_all", "one_to_one", "from_coo", "KINDS",
 ]
 
 KINDS = ("fixed_prob", "fixed_indegree", "fixed_outdegree", "small_world", "gaussian",
-         "all_to_all", "one_to_one")
+         "all_to_all", "one_to_one", "explicit")
 
 # RNG streams: independent counters for each quantity drawn per synapse.
 _TARGET, _WEIGHT, _DELAY, _REWIRE, _ACCEPT = 0, 1, 2, 3, 4
@@ -182,6 +182,8 @@ class Connectivity:
             return n
         if self.kind == "one_to_one":
             return 1
+        if self.kind == "explicit":
+            return self.k
         if self.kind == "fixed_indegree":
             # out-degree of a fixed in-degree network is Binomial(n_post * k, 1 / n_pre)
             mean = self.n_post * self.k / self.n_pre
@@ -202,6 +204,8 @@ class Connectivity:
             return float(n)
         if self.kind == "one_to_one":
             return 1.0
+        if self.kind == "explicit":
+            return self.k / self.n_pre  # k holds the number of synapses
         return n * self.p * 2 * math.pi * self.sigma ** 2  # gaussian, sigma << 1
 
     def sign(self, src: Array) -> Array:
@@ -418,12 +422,13 @@ def overflow(conn: Connectivity, chunk: int = 65536) -> int:
 
 
 _source_rows_jit = jax.jit(source_rows, static_argnums=2)
+_target_rows_jit = jax.jit(target_rows, static_argnums=2)
 
 
 def materialize(conn: Connectivity, dt: float = 0.1) -> Ell:
     """All synapses of ``conn`` as an :class:`Ell` table (identical to the procedural ones)."""
     if conn.kind == "fixed_indegree":
-        rows = target_rows(conn, jnp.arange(conn.n_post, dtype=jnp.int32), dt)
+        rows = _target_rows_jit(conn, jnp.arange(conn.n_post, dtype=jnp.int32), dt)
         pre = np.asarray(rows.targets).ravel()
         post = np.repeat(np.arange(conn.n_post, dtype=np.int32), conn.k)
         return _ell_from_coo(pre, post, np.asarray(rows.weights).ravel(),
@@ -441,8 +446,13 @@ def materialize(conn: Connectivity, dt: float = 0.1) -> Ell:
 
 
 def _ell_from_coo(pre, post, w, d, n_pre, n_post) -> Ell:
-    order = np.lexsort((post, pre))
-    pre, post, w, d = pre[order], post[order], w[order], d[order]
+    """Source-major rows from COO entries whose ``post`` is non-decreasing (target-major)."""
+    order = np.argsort(pre, kind="stable")
+    return _ell_from_sorted(pre[order], post[order], w[order], d[order], n_pre, n_post)
+
+
+def _ell_from_sorted(pre, post, w, d, n_pre, n_post) -> Ell:
+    """Source-major rows from COO entries sorted by ``pre``."""
     counts = np.bincount(pre, minlength=n_pre)
     width = max(1, int(counts.max()) if counts.size else 1)
     start = np.concatenate([[0], np.cumsum(counts)[:-1]])
@@ -451,6 +461,28 @@ def _ell_from_coo(pre, post, w, d, n_pre, n_post) -> Ell:
     D = np.ones((n_pre, width), np.int32)
     T[pre, slot], W[pre, slot], D[pre, slot] = post, w, d
     return Ell(jnp.asarray(T), jnp.asarray(W), jnp.asarray(D), n_post)
+
+
+def from_coo(pre, post, weights, delays_steps, n_pre: int, n_post: int) -> tuple[Connectivity, Ell]:
+    """Explicit synapses given as arrays (e.g. from another simulator or a connectome):
+    a ``Connectivity`` of kind ``explicit`` (it cannot be generated procedurally) and its
+    :class:`Ell` rows. ``delays_steps``: int delays in steps (>= 1), scalar or per synapse."""
+    pre, post = np.asarray(pre, np.int32), np.asarray(post, np.int32)
+    if pre.shape != post.shape:
+        raise ValueError(f"pre {pre.shape} and post {post.shape} must have the same shape")
+    if pre.size and (pre.min() < 0 or pre.max() >= n_pre or post.min() < 0 or post.max() >= n_post):
+        raise ValueError(f"synapse indices out of range: pre in [0, {n_pre}), post in [0, {n_post})")
+    w = np.broadcast_to(np.asarray(weights, np.float32), pre.shape)
+    d = np.broadcast_to(np.asarray(delays_steps, np.int32), pre.shape)
+    if d.size and d.min() < 1:
+        raise ValueError("delays_steps must be >= 1 (one step is the minimum delay)")
+    order = np.lexsort((post, pre))
+    ell = _ell_from_sorted(pre[order], post[order], w[order], d[order], n_pre, n_post)
+    max_d = int(d.max()) if d.size else 1
+    delay = DelayLaw("constant", float(max_d), max_ms=float(max_d)) if d.size == 0 or d.min() == max_d \
+        else DelayLaw("normal", float(d.mean()), float(d.std()) + 1e-6, max_ms=float(max_d))
+    conn = Connectivity(jnp.asarray(0, jnp.int32), "explicit", n_pre, n_post, k=int(pre.size), delay=delay)
+    return conn, ell
 
 
 def to_coo(ell: Ell):

@@ -7,8 +7,9 @@ currents in pA (so nS * mV = pA and pA * ms / pF = mV). Each model is a
 * ``init(params, n, v0=None) -> state`` gives the state of ``n`` neurons at rest (or ``v0``);
 * ``step(params, state, syn_ex, syn_in, i_ext, dt) -> (state, spikes)`` advances one step of
   ``dt`` ms. ``syn_ex`` / ``syn_in`` are the synaptic increments that arrived this step
-  (nS for conductance synapses, pA for current synapses); they are added to the synaptic
-  variables after the membrane update, as NEST and Brian2 do, so they act from the next step.
+  (nS for conductance synapses, pA for current synapses, mV for delta synapses); exponential
+  synapses add them to the synaptic variables after the membrane update, as NEST and Brian2
+  do, so they act from the next step; delta synapses add them to v at once.
   ``i_ext`` is a DC / external current in pA. ``spikes`` is float32 in {0, 1}.
 
 Integration is exact where the equations allow it: the current-based LIF with exponential
@@ -29,7 +30,7 @@ from flax import struct
 from jaxtyping import Array, Float, Int
 
 __all__ = [
-    "spike_fn", "NeuronModel", "LIFParams", "LIFState", "lif_current", "lif_conductance",
+    "spike_fn", "NeuronModel", "LIFParams", "LIFState", "lif_current", "lif_delta", "lif_conductance",
     "AdLIFParams", "AdLIFState", "adaptive_lif",
 ]
 
@@ -163,8 +164,21 @@ def _lif_conductance_step(params: LIFParams, state: LIFState, syn_ex, syn_in, i_
     return LIFState(v, g_ex, g_in, refractory), spikes
 
 
+def _lif_delta_step(params: LIFParams, state: LIFState, syn_ex, syn_in, i_ext, dt: float):
+    """LIF with delta synapses (NEST iaf_psc_delta): each arriving spike makes the membrane
+    jump by its weight (mV) in the step it arrives; jumps during refractoriness are lost."""
+    p = params
+    p22 = jnp.exp(-dt / p.tau_m)
+    v = p.v_rest + (state.v - p.v_rest) * p22 + i_ext * p.tau_m / p.c_m * (1.0 - p22) + syn_ex + syn_in
+    v, spikes, refractory = _fire_and_reset(p, v, state, dt)
+    return LIFState(v, state.g_ex, state.g_in, refractory), spikes
+
+
 lif_current = NeuronModel(_lif_init, _lif_current_step)
 """LIF with exponential post-synaptic currents (pA), exact integration."""
+
+lif_delta = NeuronModel(_lif_init, _lif_delta_step)
+"""LIF with delta synapses: weights are voltage jumps (mV), exact integration."""
 
 lif_conductance = NeuronModel(_lif_init, _lif_conductance_step)
 """LIF with exponential conductances (nS), exponential-Euler (Brian2's choice)."""

@@ -36,7 +36,7 @@ from jaxtyping import Array, Float
 from . import connectivity as cx
 from .delays import DelayRing, ring_add, ring_add_dense, ring_init
 
-__all__ = ["IMPLS", "Synapses", "build", "choose_impl", "deliver", "propagate", "event_cap"]
+__all__ = ["IMPLS", "Synapses", "build", "from_ell", "choose_impl", "deliver", "propagate", "event_cap"]
 
 IMPLS = ("dense", "segment_sum", "event", "procedural", "pull")
 
@@ -118,6 +118,19 @@ def build(conn: cx.Connectivity, impl: str = "auto", dt: float = 0.1, rate_hz: f
         else:
             syn = syn.replace(w_dense=cx.to_dense(ell))
     return syn
+
+
+def from_ell(conn: cx.Connectivity, ell: cx.Ell, impl: str = "event", dt: float = 0.1,
+             rate_hz: float = 10.0, cap: int | None = None) -> Synapses:
+    """Synapses from explicit rows (e.g. :func:`jaxbrain.connectivity.from_coo`)."""
+    if impl not in ("event", "segment_sum", "dense"):
+        raise ValueError(f"explicit synapses support impl 'event', 'segment_sum' or 'dense', not {impl!r}")
+    syn = Synapses(conn=conn, impl=impl, cap=cap or event_cap(conn.n_pre, rate_hz, dt), dt=dt)
+    if impl == "event":
+        return syn.replace(ell=ell)
+    if impl == "segment_sum":
+        return syn.replace(coo=tuple(jnp.asarray(a) for a in cx.to_coo(ell)))
+    return syn.replace(w_dense=cx.to_dense(ell))
 
 
 def _rows_of(syn: Synapses, idx):

@@ -19,6 +19,8 @@ def main():
     ap.add_argument("--duration-ms", type=float, default=1000.0)
     ap.add_argument("--n-exc", type=int, default=3200)
     ap.add_argument("--n-inh", type=int, default=800)
+    ap.add_argument("--export", default="", help="save connectivity, initial state and spike "
+                    "counts to this .npz (to run the identical network elsewhere)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     import brian2 as b2
@@ -55,6 +57,9 @@ def main():
         P.gi = "(randn() * 12 + 20) * 10 * nS"
     else:
         P.v = "Vr + rand() * (Vt - Vr)"
+    init = {"v0_mv": np.asarray(P.v / mV), "ge0": np.asarray(P.ge / (nS if args.network == "coba" else mV)),
+            "gi0": np.asarray(P.gi / (nS if args.network == "coba" else mV)),
+            "ce_i": np.asarray(Ce.i), "ce_j": np.asarray(Ce.j), "ci_i": np.asarray(Ci.i), "ci_j": np.asarray(Ci.j)}
     spikes = b2.SpikeMonitor(P)
     net = b2.Network(P, Ce, Ci, spikes)
     t1 = time.perf_counter()
@@ -72,6 +77,8 @@ def main():
         if len(tj) >= 3:
             isi = np.diff(tj)
             cvs.append(isi.std() / isi.mean())
+    if args.export:
+        np.savez(args.export, counts=np.bincount(i, minlength=n), **init)
     print(json.dumps({
         "network": args.network, "seed": args.seed, "peer": f"brian2 {b2.__version__} cython",
         "rate_E_hz": float((i < args.n_exc).sum() / args.n_exc / dur_s),

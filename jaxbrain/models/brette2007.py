@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .. import connectivity as cx
 from .. import network as nw
@@ -29,23 +30,40 @@ COBA_PARAMS = neurons.LIFParams(v_rest=-60.0, v_th=-50.0, v_reset=-60.0, tau_m=2
 CUBA_PARAMS = COBA_PARAMS.replace(v_rest=-49.0)
 
 
-def _build(model, params, w_ex, w_in, n_exc, n_inh, p, seed, dt, impl, rate_hz, conductance):
+def _build(model, params, w_ex, w_in, n_exc, n_inh, p, seed, dt, impl, rate_hz, conductance, synapses):
     pops = {"E": nw.Population(n_exc, model, params, conductance=conductance),
             "I": nw.Population(n_inh, model, params, conductance=conductance)}
     projs = {}
     for k, (pre, post, w, rec) in enumerate([("E", "E", w_ex, "ex"), ("E", "I", w_ex, "ex"),
                                              ("I", "E", w_in, "in"), ("I", "I", w_in, "in")]):
-        conn = cx.fixed_prob(pops[pre].n, pops[post].n, p, seed=seed, proj_id=k,
-                             weight=cx.WeightLaw("constant", w), delay=cx.DelayLaw("constant", dt))
-        projs[pre + post] = nw.Projection(pre, post, propagation.build(conn, impl, dt, rate_hz), rec)
+        if synapses is None:
+            conn = cx.fixed_prob(pops[pre].n, pops[post].n, p, seed=seed, proj_id=k,
+                                 weight=cx.WeightLaw("constant", w), delay=cx.DelayLaw("constant", dt))
+            syn = propagation.build(conn, impl, dt, rate_hz)
+        else:  # (source, target) pairs in one 0..N-1 numbering, E first (Brian2's P[:n_exc])
+            i, j = (np.asarray(a) for a in synapses[pre])
+            sel = (j < n_exc) if post == "E" else (j >= n_exc)
+            conn, ell = cx.from_coo(i[sel], j[sel] - (0 if post == "E" else n_exc), w, 1,
+                                    pops[pre].n, pops[post].n)
+            syn = propagation.from_ell(conn, ell, "event" if impl == "auto" else impl, dt, rate_hz)
+        projs[pre + post] = nw.Projection(pre, post, syn, rec)
     return nw.network(pops, projs, dt=dt, seed=seed)
 
 
 def coba(n_exc: int = 3200, n_inh: int = 800, p: float = 0.02, seed: int = 0, dt: float = 0.1,
-         impl: str = "auto", w_ex_ns: float = 6.0, w_in_ns: float = 67.0):
-    """The COBA network and its random initial state (seeded)."""
+         impl: str = "auto", w_ex_ns: float = 6.0, w_in_ns: float = 67.0, synapses=None, init=None):
+    """The COBA network and its random initial state (seeded).
+
+    ``synapses = {"E": (i, j), "I": (i, j)}`` and ``init = (v0 mV, g_ex0 nS, g_in0 nS)`` (arrays
+    over all neurons, E first) replace the generated connectivity / initial state, e.g. to run
+    exactly the network another simulator drew.
+    """
     net = _build(neurons.lif_conductance, COBA_PARAMS, w_ex_ns, w_in_ns, n_exc, n_inh, p, seed, dt,
-                 impl, 20.0, True)
+                 impl, 20.0, True, synapses)
+    if init is not None:
+        v, ge, gi = (jnp.asarray(a, jnp.float32) for a in init)
+        cut = lambda a: {"E": a[:n_exc], "I": a[n_exc:]}
+        return net, nw.init_state(net, cut(v), {k: (cut(ge)[k], cut(gi)[k]) for k in ("E", "I")})
     g_l = COBA_PARAMS.c_m / COBA_PARAMS.tau_m
     key = jax.random.key(seed)
     v0, g0 = {}, {}
@@ -62,7 +80,7 @@ def cuba(n_exc: int = 3200, n_inh: int = 800, p: float = 0.02, seed: int = 0, dt
     """The CUBA network and its random initial state (seeded)."""
     to_pa = CUBA_PARAMS.c_m / CUBA_PARAMS.tau_m
     net = _build(neurons.lif_current, CUBA_PARAMS, w_ex_mv * to_pa, w_in_mv * to_pa, n_exc, n_inh,
-                 p, seed, dt, impl, 6.0, False)
+                 p, seed, dt, impl, 6.0, False, None)
     key = jax.random.key(seed)
     v0 = {name: CUBA_PARAMS.v_reset + (CUBA_PARAMS.v_th - CUBA_PARAMS.v_reset)
           * jax.random.uniform(jax.random.fold_in(key, i), (n,))
