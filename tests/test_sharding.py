@@ -39,11 +39,22 @@ def _net(full=True):
                                                                  exc_fraction=0.75), "procedural"),
                                 receptor="dale"),
         }
-    if not full:
+    if not full:   # DC drive, heterogeneous per neuron (no Poisson sampler to compile)
         projs = {k: projs[k] for k in ("EE", "EI", "IE")}
+        r = np.random.default_rng(0)
+        dc = lambda n: jnp.asarray(r.uniform(280.0, 420.0, n).astype(np.float32))
+        return nw.network({"E": nw.Population(N_E, nm.lif_current, p, i_ext=dc(N_E)),
+                           "I": nw.Population(N_I, nm.lif_current, p, i_ext=dc(N_I))}, projs, seed=7)
     pops = {"E": nw.Population(N_E, nm.lif_current, p, drive=nw.PoissonDrive(40.0, 100, 45.0)),
             "I": nw.Population(N_I, nm.lif_current, p, drive=nw.PoissonDrive(40.0, 100, 45.0))}
     return nw.network(pops, projs, seed=7)
+
+
+def _init(net):
+    """Potentials uniform between reset and threshold (the network is active at once)."""
+    r = np.random.default_rng(1)
+    return nw.init_state(net, v0={k: r.uniform(-70.0, -55.0, p.n).astype(np.float32)
+                                  for k, p in net.populations.items()})
 
 
 def _reference(net, T):
@@ -52,7 +63,7 @@ def _reference(net, T):
         return s, spk
 
     with jax.numpy_rank_promotion("allow"):
-        end, spk = jax.jit(lambda s: jax.lax.scan(body, s, None, length=T))(nw.init_state(net))
+        end, spk = jax.jit(lambda s: jax.lax.scan(body, s, None, length=T))(_init(net))
     spk = {k: np.asarray(v) for k, v in spk.items()}
     assert spk["E"].sum() > 50 and spk["I"].sum() > 20          # the network is active
     assert spk["E"].sum(1).max() > 8        # EI (procedural, cap 8) takes its overflow path
@@ -65,7 +76,7 @@ def _check(reference, n_dev, exchange, T):
     net, end_ref, spk_ref = reference
     mesh = sh.make_mesh(n_dev)
     snet = sh.shard_network(net, n_dev, exchange=exchange, cap=4 if exchange == "indices" else 0)
-    end, rec = sh.simulate(snet, mesh, nw.init_state(net), T, raster=True)
+    end, rec = sh.simulate(snet, mesh, _init(net), T, raster=True)
     for k in ("E", "I"):
         np.testing.assert_array_equal(np.asarray(rec.raster[k]), spk_ref[k] > 0, err_msg=k)
         np.testing.assert_array_equal(np.asarray(rec.counts[k]), spk_ref[k].sum(1))
