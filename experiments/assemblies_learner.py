@@ -32,6 +32,7 @@ class Config:
     min_overlap: float = param(0.75, prob, "property-P success threshold")
     store_capacity: int = param(2**17, positive, "learned-delta slots per fibre")
     seed: int = param(0, nonnegative, "seed")
+    lexicon_path: str = param("", None, "infl_lu.csv.gz path ('' = from the lemminflect package)")
 
 
 def run(cfg: Config, out: Path) -> dict:
@@ -41,7 +42,7 @@ def run(cfg: Config, out: Path) -> dict:
     from jaxbrain.assemblies import brain as B
     from jaxbrain.assemblies import learner as L
 
-    nouns, verbs = L.load_lexicon(cfg.num_nouns, cfg.num_verbs)
+    nouns, verbs = L.load_lexicon(cfg.num_nouns, cfg.num_verbs, path=cfg.lexicon_path or None)
     ls = L.LearnerSpec(num_nouns=cfg.num_nouns, num_verbs=cfg.num_verbs, p=cfg.p,
                        lex_n=cfg.lex_n, lex_k=cfg.lex_k, beta=cfg.beta,
                        proj_rounds=cfg.proj_rounds, min_overlap=cfg.min_overlap, seed=cfg.seed,

@@ -131,15 +131,18 @@ def lookup(store: DeltaStore, pre, post):
     return jnp.where(found, store.delta[idx], 0).astype(store.delta.dtype), found, pos
 
 
-def update(store: DeltaStore, pre, post, fn: Callable, valid=None) -> DeltaStore:
+def update(store: DeltaStore, pre, post, fn: Callable, valid=None,
+           unique: bool = False) -> DeltaStore:
     """Set ``delta <- fn(old_delta, found)`` for every valid key, inserting missing keys.
 
     Arguments:
         store: the store.
         pre, post: uint32-compatible ids, 1-D of equal length M (flatten first).
         fn: elementwise ``fn(old, found) -> new``; ``old`` is 0 where not found.
-        valid: bool[M] mask of keys to touch (default all). Valid keys should be unique;
-            a repeated new key is inserted once.
+        valid: bool[M] mask of keys to touch (default all). A repeated new key is inserted
+            once (unless ``unique``).
+        unique: promise that the valid keys are distinct (skips the de-duplication, one
+            sort fewer).
     Returns:
         The new store. If fewer than the new keys fit, the largest keys are dropped and
         counted in ``dropped``.
@@ -160,11 +163,15 @@ def update(store: DeltaStore, pre, post, fn: Callable, valid=None) -> DeltaStore
     np_ = jnp.where(is_new, pre, EMPTY)
     nq_ = jnp.where(is_new, post, EMPTY)
     np_, nq_, nv_ = jax.lax.sort((np_, nq_, new_val), num_keys=2)
-    rep = jnp.concatenate([jnp.zeros((1,), bool), (np_[1:] == np_[:-1]) & (nq_[1:] == nq_[:-1])])
-    keep = (np_ != EMPTY) & ~rep
-    np_ = jnp.where(keep, np_, EMPTY)
-    nq_ = jnp.where(keep, nq_, EMPTY)
-    np_, nq_, nv_ = jax.lax.sort((np_, nq_, nv_), num_keys=2)
+    if unique:
+        keep = np_ != EMPTY
+    else:
+        rep = jnp.concatenate([jnp.zeros((1,), bool),
+                               (np_[1:] == np_[:-1]) & (nq_[1:] == nq_[:-1])])
+        keep = (np_ != EMPTY) & ~rep
+        np_ = jnp.where(keep, np_, EMPTY)
+        nq_ = jnp.where(keep, nq_, EMPTY)
+        np_, nq_, nv_ = jax.lax.sort((np_, nq_, nv_), num_keys=2)
     n_new = jnp.sum(keep, dtype=jnp.int32)
     ar_c = jnp.arange(c, dtype=jnp.int32)
     ar_m = jnp.arange(m, dtype=jnp.int32)

@@ -334,7 +334,8 @@ def _hebbian(spec: BrainSpec, state: BrainState, f: Fibre, new_winners, n_new, a
         if c is None:
             c = implicit.stim_counts(spec.seed, f.fid, spec.stimulus(f.src).k, f.p, dst.n)
         valid = post_valid & (c[jnp.minimum(new_winners, dst.n - 1)] > 0) & do
-        return sd.update(store, jnp.zeros((dst.k,), jnp.uint32), new_winners, rule, valid)
+        return sd.update(store, jnp.zeros((dst.k,), jnp.uint32), new_winners, rule, valid,
+                         unique=True)
     src = state.areas[f.src]
     k_src = spec.area(f.src).k
     pre_valid = jnp.arange(k_src) < src.n_winners
@@ -348,7 +349,7 @@ def _hebbian(spec: BrainSpec, state: BrainState, f: Fibre, new_winners, n_new, a
     sel = jnp.minimum(sel, m - 1)
     pre = src.winners[sel // dst.k]
     post = new_winners[sel % dst.k]
-    store = sd.update(store, pre, post, rule, ok)
+    store = sd.update(store, pre, post, rule, ok, unique=True)
     overflow = jnp.sum(valid, dtype=jnp.int32) - jnp.sum(ok, dtype=jnp.int32)
     return store._replace(dropped=store.dropped + overflow)
 

@@ -78,7 +78,8 @@ def area_input(seed: int, fibre_id: int, p: float, src_ids, src_valid, n_dst: in
     Returns:
         ``dtype[n_dst]`` synapse counts (integers).
     """
-    a = source_keys(seed, fibre_id, src_ids)[:, None]
+    # materialise the k source keys (else XLA recomputes them for every pair)
+    a = jax.lax.optimization_barrier(source_keys(seed, fibre_id, src_ids))[:, None]
     j = jax.lax.broadcasted_iota(jnp.uint32, (1, n_dst), 1)
     hit = (pair_hash(a, j) < p_threshold(p)) & jnp.asarray(src_valid, bool)[:, None]
     return jnp.sum(hit, axis=0, dtype=jnp.int32).astype(dtype)

@@ -39,9 +39,19 @@ def k_cap_top_k(x: jax.Array, k: int) -> jax.Array:
     return jnp.sort(idx.astype(jnp.int32))
 
 
-def _count_ge(x, t):
-    """int32[T]: number of x >= t_m, in one fused pass over x."""
-    return jnp.sum(x[None, :] >= t[:, None], axis=1, dtype=jnp.int32)
+def _count_ge(x, t, tile: int = 1024):
+    """int32[T]: number of x >= t_m, in one fused pass over x.
+
+    x is viewed as [R, tile] so the reduction has R * T rows of ``tile`` elements (a
+    [T, n] reduction would give only T rows and leave most of a GPU idle).
+    """
+    n = x.shape[0]
+    r = -(-n // tile)
+    if r * tile != n:
+        x = jnp.concatenate([x, jnp.full((r * tile - n,), -jnp.inf, x.dtype)])
+    xr = x.reshape(r, 1, tile)
+    part = jnp.sum(xr >= t[None, :, None], axis=2, dtype=jnp.int32)   # [R, T]
+    return jnp.sum(part, axis=0, dtype=jnp.int32)
 
 
 def k_cap_threshold(x: jax.Array, k: int, bins: int = 32, passes: int = 3,

@@ -161,18 +161,26 @@ def test_words(spec, ls: LearnerSpec, state, words=None):
     return r
 
 
-def load_lexicon(num_nouns: int, num_verbs: int, min_len: int = 3, max_len: int = 8):
+def load_lexicon(num_nouns: int, num_verbs: int, min_len: int = 3, max_len: int = 8,
+                 path: str | None = None):
     """Nouns and verbs from lemminflect's ``resources/infl_lu.csv.gz`` (lemma,pos,forms).
+
+    ``path`` overrides the file's location (e.g. a copy on a machine without lemminflect).
 
     Picks the first ``num_nouns`` / ``num_verbs`` lower-case alphabetic lemmas (length in
     ``[min_len, max_len]``) that appear only as a noun / only as a verb, in file order.
     """
-    spec = importlib.util.find_spec("lemminflect")
-    if spec is None or spec.origin is None:
-        raise FileNotFoundError(
-            "the word lexicon needs the package lemminflect (data only); install it with: "
-            "pip install --no-deps lemminflect==0.2.3")
-    path = Path(spec.origin).parent / "resources" / "infl_lu.csv.gz"
+    if path:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"lexicon file {path} does not exist")
+    else:
+        spec = importlib.util.find_spec("lemminflect")
+        if spec is None or spec.origin is None:
+            raise FileNotFoundError(
+                "the word lexicon needs the package lemminflect (data only); install it with: "
+                "pip install --no-deps lemminflect==0.2.3")
+        path = Path(spec.origin).parent / "resources" / "infl_lu.csv.gz"
     if not path.is_file():
         raise FileNotFoundError(f"lemminflect is installed but {path} is missing; reinstall "
                                 "with: pip install --no-deps --force-reinstall lemminflect==0.2.3")
