@@ -49,6 +49,7 @@ class Config:
     unroll: int = param(1, at_least(1), "lax.scan unroll of the neuron dynamics")
     max_train_s: float = param(1e9, positive, "stop training after this many seconds")
     data_seed: int = param(0, None, "seed of the training-image shuffle")
+    evaluate: bool = param(True, None, "label, test and plot after training (false: train only)")
 
     def check(self):
         from jaxbrain.config import ConfigError
@@ -68,6 +69,19 @@ class Config:
         if abs(steps - round(steps)) > 1e-6:
             raise ConfigError(f"config key 't_present': value {self.t_present} is not a multiple "
                               f"of dt = {self.dt}")
+
+
+def _rate_matched_gain(sp, rate_hz: float = 32.0) -> float:
+    """Gain making the steady-state release of a regular ``rate_hz`` train equal to 1 (so the
+    mean drive of an input firing at ~half the maximal pixel rate is that of the frozen
+    network): 1 / (u* x*) with the TM fixed point for inter-spike interval T."""
+    import math
+    T = 1000.0 / rate_hz
+    F = math.exp(-T / sp.tau_f) if sp.tau_f > 0 else 0.0
+    D = math.exp(-T / sp.tau_d)
+    u = sp.U / (1.0 - (1.0 - sp.U) * F)
+    x = (1.0 - D) / (1.0 - (1.0 - u) * D)
+    return 1.0 / (u * x)
 
 
 def _progress(total, initial):
@@ -159,6 +173,23 @@ def run(cfg: Config, out: Path) -> dict:
     train_s = time.perf_counter() - t_start
     img_per_s = timed_images / timed_s if timed_s > 0 else float("nan")
 
+    n_trained = done
+    protocol = {
+        "train_images_learned": n_trained, "train_images_planned": total,
+        "epochs_planned": cfg.epochs, "stopped_early_by_time_budget": stopped_early,
+        "label_images": cfg.n_label, "label_source": "training set (first n_label images)",
+        "test_images": cfg.n_test, "t_present_ms": cfg.t_present, "dt_ms": cfg.dt,
+        "rest": "state reset between images (theta kept)", "input_rate": "pixel/4 Hz at intensity 2",
+        "mean_presentations_per_image": attempts_sum / max(n_trained, 1),
+    }
+    timing = {
+        "train_s": train_s, "first_chunk_s_with_compile": t_compile,
+        "train_images_per_s_measured": img_per_s, "networks_in_parallel": M,
+        "epoch_60k_s_extrapolated": 60000.0 / img_per_s if img_per_s == img_per_s else None,
+    }
+    if not cfg.evaluate:
+        return {"networks": names, "protocol": protocol, "timing": timing}
+
     # ---- evaluation (frozen) -----------------------------------------------------------
     responses_fn = dc.respond_jit
     def responses(pp, st, sd, images, stream):
@@ -200,10 +231,13 @@ def run(cfg: Config, out: Path) -> dict:
             results[f"{name}-ptq{pb}"] = r
             print(f"{name}-ptq{pb}: test accuracy {r['accuracy']:.4f}")
         if cfg.eval_stp:
-            for sname, sp in (("stp-depressing", STPParams(U=0.5, tau_d=800.0, tau_f=0.0)),
-                              ("stp-facilitating", STPParams(U=0.03, tau_d=130.0, tau_f=530.0))):
-                r, _, _ = evaluate(p.replace(stp=sp, stp_on=True), st, sd)
-                r["stp"] = dataclasses.asdict(sp) if dataclasses.is_dataclass(sp) else str(sp)
+            dep, fac = STPParams(U=0.5, tau_d=800.0, tau_f=0.0), STPParams(U=0.03, tau_d=130.0, tau_f=530.0)
+            for sname, sp, gain in (("stp-depressing", dep, 0.0), ("stp-facilitating", fac, 0.0),
+                                    ("stp-depressing-rate-matched", dep, _rate_matched_gain(dep)),
+                                    ("stp-facilitating-rate-matched", fac, _rate_matched_gain(fac))):
+                r, _, _ = evaluate(p.replace(stp=sp, stp_on=True, stp_gain=gain), st, sd)
+                r["stp"] = dataclasses.asdict(sp)
+                r["stp_gain"] = gain if gain > 0 else 1.0 / sp.U
                 results[f"{name}-{sname}"] = r
                 print(f"{name}-{sname}: test accuracy {r['accuracy']:.4f}")
     eval_s = time.perf_counter() - t_eval
@@ -214,26 +248,9 @@ def run(cfg: Config, out: Path) -> dict:
     _plot_confusion(y_test, preds[first][0], out / "confusion.png",
                     f"{first}: test accuracy {results[first]['accuracy']:.3f}")
 
-    n_trained = done
-    return {
-        "networks": names,
-        "results": results,
-        "accuracy": results[first]["accuracy"],
-        "protocol": {
-            "train_images_learned": n_trained, "train_images_planned": total,
-            "epochs_planned": cfg.epochs, "stopped_early_by_time_budget": stopped_early,
-            "label_images": cfg.n_label, "label_source": "training set (first n_label images)",
-            "test_images": cfg.n_test, "t_present_ms": cfg.t_present, "dt_ms": cfg.dt,
-            "rest": "state reset between images (theta kept)", "input_rate": "pixel/4 Hz at intensity 2",
-            "mean_presentations_per_image": attempts_sum / max(n_trained, 1),
-        },
-        "timing": {
-            "train_s": train_s, "first_chunk_s_with_compile": t_compile,
-            "train_images_per_s_measured": img_per_s, "networks_in_parallel": M,
-            "epoch_60k_s_extrapolated": 60000.0 / img_per_s if img_per_s == img_per_s else None,
-            "eval_s": eval_s,
-        },
-    }
+    timing["eval_s"] = eval_s
+    return {"networks": names, "results": results, "accuracy": results[first]["accuracy"],
+            "protocol": protocol, "timing": timing}
 
 
 def _plot_fields(w, assign, path):

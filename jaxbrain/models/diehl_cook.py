@@ -30,7 +30,8 @@ seeds or hyper-parameters run side by side under ``jax.vmap``.
 Optional for evaluation: ``quant_bits`` < 24 runs the input weights through
 :func:`jaxbrain.quantization.fake_quant` (per post neuron) in the forward pass (QAT when
 learning, PTQ when frozen), and ``stp_on=True`` multiplies each input spike by its
-Tsodyks-Markram release divided by ``U`` (first spike of a train = the learned weight).
+Tsodyks-Markram release times ``stp_gain`` (default ``1/U``: first spike of a train = the
+learned weight).
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ class DCParams:
         w_init: initial weights uniform in [0.01, 1.01) * w_init (the paper: 0.3).
         quant_bits: forward-pass weight bits (>= 24: float).
         stp: Tsodyks-Markram parameters for the inputs; stp_on: use them (static).
+        stp_gain: input spike weight = w * release * stp_gain (0: ``1 / U``, so the first
+            spike of a train has the learned weight).
     """
     n_input: int = struct.field(pytree_node=False, default=784)
     n_e: int = struct.field(pytree_node=False, default=400)
@@ -111,6 +114,7 @@ class DCParams:
     quant_bits: float = 32.0
     stp: STPParams = struct.field(default_factory=STPParams)
     stp_on: bool = struct.field(pytree_node=False, default=False)
+    stp_gain: float = 0.0
 
 
 class DCState(NamedTuple):
@@ -158,7 +162,8 @@ def _stp_release(params: DCParams, s_in):
         r, s = tsodyks_markram.update(params.stp, s, x, params.dt)
         return s, r
     _, rel = jax.lax.scan(body, tsodyks_markram.init(params.stp, params.n_input), s_in)
-    return rel / params.stp.U
+    gain = jnp.where(params.stp_gain > 0, params.stp_gain, 1.0 / params.stp.U)
+    return rel * gain
 
 
 def _dynamics(params: DCParams, drive, theta, learn: bool):

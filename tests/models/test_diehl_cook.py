@@ -36,57 +36,49 @@ def test_stdp_window_equals_library_rule():
     np.testing.assert_allclose(np.asarray(dep), np.asarray(dep2), rtol=1e-5, atol=1e-9)
 
 
-def test_learning_beats_chance_on_real_mnist():
-    """50 neurons, 300 training images: labels from 300 training images, 200 test images."""
-    x, y = load_mnist("train", n=300)
-    xt, yt = load_mnist("test", n=200)
-    p = dc.DCParams(n_e=50, unroll=4)
-    st0 = dc.init(p, 0)
-    resp = jax.jit(dc.respond, static_argnums=(5,))
-
-    def accuracy(st):
-        cl = resp(p, st, jnp.asarray(x), jnp.arange(300, dtype=jnp.uint32), 0, dc.STREAM_LABEL)
-        ct = resp(p, st, jnp.asarray(xt), jnp.arange(200, dtype=jnp.uint32), 0, dc.STREAM_TEST)
-        pred = dc.predict(ct, dc.assign_labels(cl, jnp.asarray(y)))
-        return float(jnp.mean(pred == jnp.asarray(yt)))
-
-    st, counts, attempts = jax.jit(dc.train_chunk)(p, st0, jnp.asarray(x),
-                                                    jnp.arange(300, dtype=jnp.uint32), 0)
-    assert float(jnp.mean(jnp.sum(counts, 1))) >= 5.0          # the re-presentation rule holds
-    np.testing.assert_allclose(np.asarray(jnp.sum(st.w, 0)), 78.0, rtol=0.05)  # normalised + 1 update
-    assert float(st.theta.mean()) > 0.0                          # thresholds adapted
-    acc = accuracy(st)
-    assert acc > 0.35, acc                                       # chance is 0.10
+# the experiment tests share one compiled training function (same n_e, steps, chunk)
+SMALL = dict(n_e=40, t_present=250.0, chunk=100, seeds=[3], qat_bits=[], ptq_bits=[],
+             eval_stp=False, infer_batch=250, unroll=2)
 
 
 def _run(tmp: Path, **overrides):
     from jaxbrain.runs import execute
-    sets = [f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in overrides.items()]
+    sets = [f"{k}={json.dumps(v)}" for k, v in {**SMALL, **overrides}.items()]
     return execute("mnist_diehl_cook", str(tmp), sets)
+
+
+def test_learning_beats_chance_on_real_mnist(tmp_path):
+    """40 neurons learn from 300 real training images; labels from those 300 training images;
+    accuracy on 250 test images must clearly beat chance (10%)."""
+    s = _run(tmp_path, n_train=300, n_label=300, n_test=250)
+    m = s["metrics"]
+    assert m["protocol"]["train_images_learned"] == 300
+    assert m["results"]["seed3"]["silent_test_images"] < 25
+    print("accuracy", m["accuracy"])
+    assert m["accuracy"] > 0.35, m["accuracy"]
+    assert (tmp_path / "receptive_fields.png").is_file() and (tmp_path / "confusion.png").is_file()
 
 
 def _ckpt(tmp):
     from jaxbrain.checkpoint import Checkpointer
     c = Checkpointer(Path(tmp) / "ckpt")
-    like = {"w": np.zeros((1, 784, 8), np.float32), "theta": np.zeros((1, 8), np.float32)}
+    like = {"w": np.zeros((1, 784, 40), np.float32), "theta": np.zeros((1, 40), np.float32)}
     return c.latest_step(), c.restore(like)
 
 
 def test_resume_continues_exactly(tmp_path):
-    small = dict(n_e=8, n_train=40, n_label=20, n_test=20, seeds=[3], qat_bits=[], ptq_bits=[],
-                 eval_stp=False, t_present=50.0, chunk=20, checkpoint_every=20, infer_batch=20)
-    _run(tmp_path / "straight", **small)
-    s1 = _run(tmp_path / "cut", **small, max_train_s=1e-9)     # stops after the first chunk
-    assert s1["metrics"]["protocol"]["train_images_learned"] == 20
-    s2 = _run(tmp_path / "cut", **small)                        # resumes from image 20
-    assert s2["metrics"]["protocol"]["train_images_learned"] == 40
+    run = dict(n_train=200, checkpoint_every=100, evaluate=False)
+    _run(tmp_path / "straight", **run)
+    s1 = _run(tmp_path / "cut", **run, max_train_s=1e-9)       # stops after the first chunk
+    assert s1["metrics"]["protocol"]["train_images_learned"] == 100
+    s2 = _run(tmp_path / "cut", **run)                          # resumes from image 100
+    assert s2["metrics"]["protocol"]["train_images_learned"] == 200
     step_a, a = _ckpt(tmp_path / "straight")
     step_b, b = _ckpt(tmp_path / "cut")
-    assert step_a == step_b == 40
+    assert step_a == step_b == 200
     np.testing.assert_array_equal(np.asarray(a["w"]), np.asarray(b["w"]))
     np.testing.assert_array_equal(np.asarray(a["theta"]), np.asarray(b["theta"]))
-    assert (tmp_path / "cut" / "receptive_fields.png").is_file()
-    assert (tmp_path / "cut" / "confusion.png").is_file()
+    assert float(np.abs(np.asarray(a["theta"])).max()) > 0      # it did learn something
 
 
 def test_config_errors():
