@@ -16,6 +16,7 @@ Training is surrogate-gradient BPTT through ``lax.scan`` over tokens, with
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -25,7 +26,7 @@ import numpy as np
 from jaxtyping import Array, Float, Int
 
 from . import neuromodulation as nm
-from .modules import (MODULES, BrainSpec, Connectivity, ModState, NeuronConsts,
+from .modules import (MODULES, TAU_M, BrainSpec, Connectivity, ModState, NeuronConsts,
                       build_connectivity, init_state, neuron_consts, substep, synaptic_input)
 
 __all__ = ["SpikingLM", "make_model", "init_params", "param_count", "Carry", "init_carry",
@@ -48,30 +49,36 @@ class SpikingLM(NamedTuple):
     compute_dtype: str = "float32"
 
 
+_MODELS: dict = {}
+
+
 def make_model(spec: BrainSpec, vocab_size: int, compute_dtype: str = "float32") -> SpikingLM:
+    """The model for (spec, vocab, dtype); the same object is returned for the same key, so
+    jitted functions built on it are reused within a process."""
     if vocab_size < 2:
         raise ValueError(f"vocab_size {vocab_size} must be >= 2")
     if compute_dtype not in ("float32", "bfloat16"):
         raise ValueError(f"compute_dtype {compute_dtype!r}; allowed: ['float32', 'bfloat16']")
-    return SpikingLM(spec, int(vocab_size), build_connectivity(spec), neuron_consts(spec),
-                     compute_dtype)
+    key = (spec, int(vocab_size), compute_dtype)
+    if key not in _MODELS:
+        _MODELS[key] = SpikingLM(spec, int(vocab_size), build_connectivity(spec),
+                                 neuron_consts(spec), compute_dtype)
+    return _MODELS[key]
 
 
-def init_params(model: SpikingLM, key) -> dict:
-    """Learned parameters: sparse weights per target module, biases, embedding, input and
-    decoder matrices, neuromodulator coefficients."""
-    spec, v = model.spec, model.vocab_size
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _init(spec: BrainSpec, v: int, key) -> dict:
     keys = jax.random.split(key, 8)
     weights = []
-    alpha = np.asarray(model.consts.alpha)
-    for mi, (m, idx) in enumerate(zip(MODULES, model.conn.idx)):
-        k = idx.shape[1]
-        a = float(alpha[spec.offset(m)])
+    for mi, m in enumerate(MODULES):
+        k = spec.fan_in(m)
+        a = math.exp(-1.0 / TAU_M[m])
         # membrane std ~0.8 threshold: per-step input std 0.8 * sqrt(1 - alpha^2)
         scale = 0.8 * math.sqrt(1.0 - a * a) / math.sqrt(k * RATE0)
-        weights.append(scale * jax.random.normal(jax.random.fold_in(keys[0], mi), idx.shape))
+        weights.append(scale * jax.random.normal(jax.random.fold_in(keys[0], mi),
+                                                 (spec.size(m), k)))
     n_thal = spec.size("thalamus")
-    a_thal = float(alpha[0])
+    a_thal = math.exp(-1.0 / TAU_M["thalamus"])
     return {
         "w": tuple(weights),
         "bias": jnp.zeros((spec.n,), jnp.float32),
@@ -82,6 +89,13 @@ def init_params(model: SpikingLM, key) -> dict:
         "b_dec": jnp.zeros((v,), jnp.float32),
         "neuromod": nm.init_coefficients(),
     }
+
+
+def init_params(model: SpikingLM, key) -> dict:
+    """Learned parameters: sparse weights per target module (n_m, K_m), per-neuron biases,
+    embedding (V, emb_dim), Thalamus input (emb_dim, n_thal), decoder (out_dim, V) and
+    (V,), neuromodulator coefficients (3, 6)."""
+    return _init(model.spec, model.vocab_size, key)
 
 
 def param_count(params) -> int:
@@ -128,9 +142,10 @@ def token_step(model: SpikingLM, params: dict, carry: Carry, tokens: Int[Array, 
 
 def batch_metrics(model: SpikingLM, params: dict, input_ids: Int[Array, "B T"],
                   target_ids: Int[Array, "B T"], mask: Float[Array, "3"] = ALL_MODULATORS,
-                  remat: bool = True):
+                  remat: bool = True, return_predictions: bool = False):
     """Summed cross-entropy (nats), number of correct argmax predictions, and mean firing
-    rate per module (6,), for a batch of sequences each started from rest."""
+    rate per module (6,), for a batch of sequences each started from rest (plus the (B, T)
+    argmax predictions if ``return_predictions``)."""
     input_ids = jnp.asarray(input_ids)
     if input_ids.ndim != 2 or input_ids.shape != jnp.shape(target_ids):
         raise ValueError(f"input_ids {input_ids.shape} and target_ids {jnp.shape(target_ids)} "
@@ -142,16 +157,18 @@ def batch_metrics(model: SpikingLM, params: dict, input_ids: Int[Array, "B T"],
         nll = -jnp.take_along_axis(logp, y[:, None], axis=1)[:, 0]
         correct = (jnp.argmax(logp, axis=-1) == y).astype(jnp.float32)
         rate = jnp.mean(carry.neurons.s, axis=1)
-        return carry, (jnp.sum(nll), jnp.sum(correct), rate)
+        return carry, (jnp.sum(nll), jnp.sum(correct), rate, jnp.argmax(logp, axis=-1))
 
     if remat:
         body = jax.checkpoint(body)
-    _, (nll, correct, rates) = jax.lax.scan(body, init_carry(model, input_ids.shape[0]),
-                                            (input_ids.T, jnp.asarray(target_ids).T))
+    _, (nll, correct, rates, preds) = jax.lax.scan(body, init_carry(model, input_ids.shape[0]),
+                                                   (input_ids.T, jnp.asarray(target_ids).T))
     spec = model.spec
     r = jnp.mean(rates, axis=0)
     rate_mod = jnp.stack([jnp.mean(r[spec.offset(m):spec.offset(m) + spec.size(m)])
                           for m in MODULES])
+    if return_predictions:
+        return jnp.sum(nll), jnp.sum(correct), rate_mod, preds.T
     return jnp.sum(nll), jnp.sum(correct), rate_mod
 
 
@@ -162,8 +179,8 @@ def sequence_metrics(model, params, input_ids: Int[Array, "T"], target_ids: Int[
                          mask, remat)
 
 
-def loss_fn(params, model, input_ids, target_ids, mask=ALL_MODULATORS):
+def loss_fn(params, model, input_ids, target_ids, mask=ALL_MODULATORS, remat: bool = True):
     """Mean next-token cross-entropy (nats/token) and aux ``(accuracy, rates)``."""
-    nll, correct, rates = batch_metrics(model, params, input_ids, target_ids, mask)
+    nll, correct, rates = batch_metrics(model, params, input_ids, target_ids, mask, remat)
     n = input_ids.size
     return nll / n, (correct / n, rates)

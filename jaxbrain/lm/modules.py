@@ -40,6 +40,7 @@ soft (subtract the threshold) and excluded from the gradient, as usual for surro
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import NamedTuple
 
 import jax
@@ -77,7 +78,7 @@ BETA = {"thalamus": 0.2, "wernicke": 0.5, "broca": 0.5, "hippocampus": 1.0, "pfc
 # the seeds' sizes (Thalamus, Wernicke, Broca, Hippocampus, PFC, Basal Ganglia), fan-outs,
 # embedding width and Broca output width; "tiny" is ours, for CPU tests.
 SCALES = {
-    "tiny": dict(sizes=(32, 128, 128, 64, 128, 32), fanout=(16, 16, 16, 16, 16, 16),
+    "tiny": dict(sizes=(64, 128, 128, 64, 128, 32), fanout=(24, 24, 24, 24, 24, 24),
                  emb_dim=32, out_dim=64),
     "small": dict(sizes=(512, 4096, 4096, 2048, 4096, 1024), fanout=(48, 64, 64, 64, 96, 64),
                   emb_dim=256, out_dim=1024),
@@ -162,25 +163,33 @@ class Connectivity(NamedTuple):
     src_module: tuple
 
 
-def build_connectivity(spec: BrainSpec) -> Connectivity:
-    """Draw the fixed sparse source lists (numpy, deterministic in ``spec.seed``)."""
-    idx, srcm = [], []
+@functools.partial(jax.jit, static_argnums=0)
+def _draw_sources(spec: BrainSpec):
+    """Global source ids per target module, one jitted draw (uniform with replacement)."""
+    idx = []
     proj = spec.projections()
-    for mi, dst in enumerate(MODULES):
+    for dst in MODULES:
         n_dst = spec.size(dst)
-        cols, mods = [], []
+        cols = []
         for pi, (src, d, k) in enumerate(proj):
             if d != dst:
                 continue
             j = jnp.arange(n_dst, dtype=jnp.uint32)[:, None]
             slot = jnp.arange(k, dtype=jnp.uint32)[None, :]
-            u = np.asarray(rng.uniform(spec.seed, pi, j, slot))
-            cols.append(spec.offset(src) + np.minimum((u * spec.size(src)).astype(np.int32),
-                                                      spec.size(src) - 1))
-            mods.append(np.full((k,), MODULES.index(src), np.int32))
-        idx.append(jnp.asarray(np.concatenate(cols, axis=1), jnp.int32))
-        srcm.append(np.concatenate(mods))
-    return Connectivity(tuple(idx), tuple(srcm))
+            u = rng.uniform(spec.seed, pi, j, slot)
+            local = jnp.minimum((u * spec.size(src)).astype(jnp.int32), spec.size(src) - 1)
+            cols.append(spec.offset(src) + local)
+        idx.append(jnp.concatenate(cols, axis=1))
+    return tuple(idx)
+
+
+def build_connectivity(spec: BrainSpec) -> Connectivity:
+    """Draw the fixed sparse source lists (deterministic in ``spec.seed``)."""
+    srcm = []
+    for dst in MODULES:
+        srcm.append(np.concatenate([np.full((k,), MODULES.index(src), np.int32)
+                                    for src, d, k in spec.projections() if d == dst]))
+    return Connectivity(_draw_sources(spec), tuple(srcm))
 
 
 class NeuronConsts(NamedTuple):

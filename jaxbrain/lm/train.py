@@ -53,6 +53,7 @@ class TrainConfig:
     clip: float = param(1.0, positive, "global gradient-norm clip")
     weight_decay: float = param(0.0, at_least(0.0), "AdamW weight decay")
     compute_dtype: str = param("float32", one_of("float32", "bfloat16"), "dtype of the spike gather")
+    remat: bool = param(True, None, "recompute each token's substeps in the backward pass (memory)")
     seed: int = param(0, at_least(0), "init / data / connectivity seed")
     log_every: int = param(10, positive, "steps between metrics.jsonl rows")
     eval_every: int = param(100, positive, "steps between validation evaluations")
@@ -98,21 +99,44 @@ class StepOutput(NamedTuple):
     rates: jax.Array
 
 
-def make_train_step(model: SpikingLM, optimizer):
-    """Jitted ``train_step(params, opt_state, input_ids (B,T), target_ids (B,T))``."""
+_STEPS: dict = {}
+
+
+def make_train_step(model: SpikingLM, optimizer, cache_key=None, remat: bool = True):
+    """Jitted ``train_step(params, opt_state, input_ids (B,T), target_ids (B,T))``.
+
+    With ``cache_key`` (hashable, describing the optimiser), the same jitted function is
+    returned for the same model and key (no recompilation when a run resumes in-process)."""
+    if cache_key is not None:
+        hit = _STEPS.get((id(model), cache_key))
+        if hit is not None and hit[0] is model:
+            return hit[1]
+        step = make_train_step(model, optimizer, remat=remat)
+        _STEPS[(id(model), cache_key)] = (model, step)
+        return step
+
     @jax.jit
     def train_step(params, opt_state, input_ids, target_ids) -> StepOutput:
         (loss, (acc, rates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            params, model, input_ids, target_ids)
+            params, model, input_ids, target_ids, ALL_MODULATORS, remat)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return StepOutput(loss, acc, optax.apply_updates(params, updates), opt_state,
                           optax.global_norm(grads), rates)
     return train_step
 
 
+_EVALS: dict = {}
+
+
 def make_eval(model: SpikingLM):
-    """Jitted ``eval(params, x, y, mask) -> (nll_sum, correct_sum, rates)`` (no remat)."""
-    return jax.jit(lambda p, x, y, mask: batch_metrics(model, p, x, y, mask, remat=False))
+    """Jitted ``eval(params, x, y, mask) -> (nll_sum, correct_sum, rates, predictions)``
+    (no remat); one per model object."""
+    hit = _EVALS.get(id(model))
+    if hit is None or hit[0] is not model:
+        hit = (model, jax.jit(lambda p, x, y, mask: batch_metrics(model, p, x, y, mask, remat=False,
+                                                                 return_predictions=True)))
+        _EVALS[id(model)] = hit
+    return hit[1]
 
 
 class Corpus(NamedTuple):
@@ -153,8 +177,8 @@ def evaluate(eval_fn, params, x, y, mask=ALL_MODULATORS, chunk: int = 64) -> dic
     """nats/token and accuracy over windows (x, y), in chunks of ``chunk`` windows."""
     nll = cor = 0.0
     for i in range(0, len(x), chunk):
-        a, b, _ = eval_fn(params, jnp.asarray(x[i:i + chunk]), jnp.asarray(y[i:i + chunk]),
-                          jnp.asarray(mask))
+        a, b, _, _ = eval_fn(params, jnp.asarray(x[i:i + chunk]), jnp.asarray(y[i:i + chunk]),
+                             jnp.asarray(mask))
         nll += float(a)
         cor += float(b)
     return {"nll": nll / y.size, "accuracy": cor / y.size}
@@ -194,42 +218,46 @@ def load_run(run_dir: str | Path):
     spec = BrainSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["spec"].items()})
     tok = from_spec(meta["tokenizer"])
     model = make_model(spec, meta["vocab_size"], meta["model"]["compute_dtype"])
+    from ..config import from_dict
+    cfg = from_dict(TrainConfig, meta["config"])
     like = init_params(model, jax.random.key(0))
     ck = Checkpointer(run_dir / "checkpoints")
     if ck.latest_step() is None:
         raise FileNotFoundError(f"no checkpoint in {run_dir / 'checkpoints'}")
-    state = ck.restore({"params": like, "step": 0})
-    ck.close()
+    try:
+        state = ck.restore({"params": like, "opt_state": make_optimizer(cfg)[0].init(like),
+                            "step": 0})
+    except ValueError as e:
+        raise CheckpointMismatch(
+            f"the checkpoint in {run_dir / 'checkpoints'} does not fit the model described by "
+            f"{meta_path} ({model.spec.n} neurons, vocab {model.vocab_size}): it was written by "
+            f"another config. ({str(e).splitlines()[0][:200]})") from None
+    finally:
+        ck.close()
     if param_count(state["params"]) != meta["n_params"]:
         raise CheckpointMismatch(f"checkpoint in {run_dir} has {param_count(state['params'])} "
                                  f"parameters, model.json says {meta['n_params']}")
     return model, state["params"], tok, meta
 
 
-def _text_sample(model, params, tok, eval_fn_pred, x, y, step, sample_length, seed):
+def _text_sample(model, params, tok, eval_fn, vx, vy, i, step, sample_length, seed,
+                 chunk: int = 64):
+    """A real validation window, the model's teacher-forced argmax predictions on it, and a
+    sampled continuation. The predictions come from the evaluation function on the window's
+    chunk (the shape already compiled), the continuation from :func:`generate_ids`."""
     from .generate import generate_ids
-    from .model import sequence_metrics  # noqa: F401
-    pred = eval_fn_pred(params, jnp.asarray(x))
-    n = len(x)
-    gen = generate_ids(model, params, jnp.asarray(x)[None], jnp.asarray([n], jnp.int32),
+    i = int(i) % len(vx)
+    lo = (i // chunk) * chunk
+    xs, ys = vx[lo:lo + chunk], vy[lo:lo + chunk]
+    *_, preds = eval_fn(params, jnp.asarray(xs), jnp.asarray(ys), ALL_MODULATORS)
+    pred = np.asarray(preds)[i - lo]
+    x, y = vx[i], vy[i]
+    gen = generate_ids(model, params, jnp.asarray(x)[None], jnp.asarray([len(x)], jnp.int32),
                        jax.random.key(seed + step), sample_length, Sampling(temperature=0.8))
-    pred = np.asarray(pred)
     return {"step": int(step), "input": tok.decode(x.tolist()), "target": tok.decode(y.tolist()),
             "predicted": tok.decode(pred.tolist()),
             "accuracy": float(np.mean(pred == y)),
             "generation": tok.decode(np.asarray(gen[0]).tolist())}
-
-
-def _make_predict(model):
-    from .model import init_carry, token_step
-
-    @jax.jit
-    def predict(params, x):
-        def body(c, t):
-            c, logp = token_step(model, params, c, t[None])
-            return c, jnp.argmax(logp[0])
-        return jax.lax.scan(body, init_carry(model, 1), x)[1]
-    return predict
 
 
 def train(cfg: TrainConfig, out: Path) -> dict:
@@ -241,6 +269,8 @@ def train(cfg: TrainConfig, out: Path) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t_setup = time.perf_counter()
+    if (out / "model.json").is_file() and any((out / "checkpoints").glob("[0-9]*")):
+        _check_meta(json.loads((out / "model.json").read_text()), cfg, out)  # before any work
     corpus = load_corpus(cfg)
     tok = corpus.tokenizer
     model = make_model(cfg.spec(), tok.vocab_size, cfg.compute_dtype)
@@ -258,9 +288,10 @@ def train(cfg: TrainConfig, out: Path) -> dict:
             params, opt_state, start = st["params"], st["opt_state"], int(st["step"])
             print(f"resumed from {out / 'checkpoints'} at step {start}")
     write_json(out / "model.json", meta)
-    train_step = make_train_step(model, optimizer)
+    opt_key = (cfg.lr, cfg.warmup, cfg.steps, cfg.min_lr_ratio, cfg.clip, cfg.weight_decay,
+               cfg.remat)
+    train_step = make_train_step(model, optimizer, opt_key, cfg.remat)
     eval_fn = make_eval(model)
-    predict = _make_predict(model)
     vx, vy = valid_windows(corpus.valid_ids, cfg.seq_len, cfg.eval_windows)
     metrics_path = out / "metrics.jsonl"
     history = []
@@ -324,7 +355,7 @@ def train(cfg: TrainConfig, out: Path) -> dict:
                 bar.update(1)
             if step % cfg.sample_every == 0 or step == cfg.steps:
                 i = (step // cfg.sample_every) % len(vx)
-                samples.append(_text_sample(model, params, tok, predict, vx[i], vy[i], step,
+                samples.append(_text_sample(model, params, tok, eval_fn, vx, vy, i, step,
                                             cfg.sample_length, cfg.seed))
                 samples = samples[-50:]
                 write_json(samples_path, samples)
@@ -341,6 +372,11 @@ def train(cfg: TrainConfig, out: Path) -> dict:
         if bar is not None:
             bar.close()
     save(step)
+    if not samples or samples[-1]["step"] != step:
+        i = (step // cfg.sample_every) % len(vx)
+        samples.append(_text_sample(model, params, tok, eval_fn, vx, vy, i, step,
+                                    cfg.sample_length, cfg.seed))
+        write_json(samples_path, samples[-50:])
     refresh(step)
     if interrupted:
         ck.close()
