@@ -165,13 +165,20 @@ def step(net: Network, state: NetworkState, i_ext: dict[str, Any] | None = None)
         current = pop.i_ext if i_ext is None or name not in i_ext else pop.i_ext + i_ext[name]
         new_neurons[name], spikes[name] = pop.model.step(pop.params, state.neurons[name], syn["ex"],
                                                          syn["in"], current, net.dt)
+    active = {}  # spike compaction shared by the event-driven projections of a population
     for name, proj in net.projections.items():
         syn = proj.synapses
         if proj.receptor == "dale":
             rings = _deliver_dale(net, proj, spikes[proj.pre], rings, t)
-        else:
-            key = f"{proj.post}:{proj.receptor}"
-            rings[key] = propagation.deliver(syn, spikes[proj.pre], rings[key], t)
+            continue
+        idx = None
+        if syn.impl in ("event", "procedural") and syn.cap < syn.conn.n_pre:
+            k = (proj.pre, syn.cap)
+            if k not in active:
+                active[k] = propagation.active_sources(spikes[proj.pre], syn.cap)
+            idx = active[k]
+        key = f"{proj.post}:{proj.receptor}"
+        rings[key] = propagation.deliver(syn, spikes[proj.pre], rings[key], t, active=idx)
     return NetworkState(new_neurons, rings, t + 1), spikes
 
 

@@ -36,7 +36,8 @@ from jaxtyping import Array, Float
 from . import connectivity as cx
 from .delays import DelayRing, ring_add, ring_add_dense, ring_init
 
-__all__ = ["IMPLS", "Synapses", "build", "from_ell", "choose_impl", "deliver", "propagate", "event_cap"]
+__all__ = ["IMPLS", "Synapses", "build", "from_ell", "choose_impl", "deliver", "propagate", "event_cap",
+           "active_sources"]
 
 IMPLS = ("dense", "segment_sum", "event", "procedural", "pull")
 
@@ -143,9 +144,10 @@ def _rows_of(syn: Synapses, idx):
     return jnp.where(pad, syn.conn.n_post, rows.targets), rows.weights, rows.delays
 
 
-def _first_active(spikes, cap: int):
+def active_sources(spikes, cap: int):
     """Indices of up to ``cap`` non-zero entries (others padded): ``top_k`` on CPU, where it
-    is ~10x cheaper than ``nonzero``; ``nonzero`` (a prefix sum) on accelerators."""
+    is ~10x cheaper than ``nonzero``; ``nonzero`` (a prefix sum) on accelerators. Computed
+    once per population and step and shared by all its event-driven projections."""
     if jax.default_backend() == "cpu":
         return jax.lax.top_k(jnp.abs(spikes), cap)[1].astype(jnp.int32)
     return jnp.nonzero(spikes, size=cap, fill_value=spikes.shape[0])[0].astype(jnp.int32)
@@ -157,11 +159,11 @@ def _deliver_rows(syn: Synapses, idx, spikes, ring: DelayRing, t, scale) -> Dela
     return ring_add(ring, t, delays, targets, weights * s[:, None])
 
 
-def _deliver_events(syn: Synapses, spikes, ring: DelayRing, t, scale=1.0) -> DelayRing:
+def _deliver_events(syn: Synapses, spikes, ring: DelayRing, t, scale=1.0, active=None) -> DelayRing:
     n_pre, cap = syn.conn.n_pre, syn.cap
     if cap >= n_pre:
         return _deliver_rows(syn, jnp.arange(n_pre, dtype=jnp.int32), spikes, ring, t, scale)
-    idx = _first_active(spikes, cap)
+    idx = active if active is not None and active.shape == (cap,) else active_sources(spikes, cap)
     ring = _deliver_rows(syn, idx, spikes, ring, t, scale)
     count = jnp.count_nonzero(spikes).astype(jnp.int32)
 
@@ -184,17 +186,18 @@ def _deliver_events(syn: Synapses, spikes, ring: DelayRing, t, scale=1.0) -> Del
 
 
 def deliver(syn: Synapses, spikes: Float[Array, "n_pre"], ring: DelayRing, t,
-            scale: float = 1.0) -> DelayRing:
+            scale: float = 1.0, active=None) -> DelayRing:
     """Add the input caused by ``spikes`` (emitted at step ``t``) to the delay ring.
 
     ``spikes`` may be graded (counts or amplitudes); each synapse delivers
-    ``scale * w * s[pre]``.
+    ``scale * w * s[pre]``. ``active``: optional ``active_sources(spikes, syn.cap)``, to share
+    the compaction between projections of one source population.
     """
     if spikes.shape != (syn.conn.n_pre,):
         raise ValueError(f"spikes shape {spikes.shape}; expected ({syn.conn.n_pre},) for this projection")
     impl = syn.impl
     if impl in ("event", "procedural"):
-        return _deliver_events(syn, spikes, ring, t, scale)
+        return _deliver_events(syn, spikes, ring, t, scale, active)
     d = syn.max_delay
     s = spikes.astype(jnp.float32) * scale
     if impl == "dense":

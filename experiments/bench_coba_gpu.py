@@ -1,0 +1,85 @@
+"""Benchmark: the scaled COBA network (fan-out 80, ~50 Hz) from 4k to 4M neurons.
+
+    jaxbrain run bench_coba_gpu [--set 'scales=[1,10,100,1000]'] [--set 'impls=["event"]']
+
+Reports, per size and propagation implementation: wall time per biological second (after
+compilation), real-time factor, synaptic events per second, peak device memory, the
+bandwidth floor of one step, and the ratio to brainevent's figure on the same GPU kind
+(REFERENCE.md: brainevent 0.3.0, H100, JAX 0.11.2, measured 2026-11-23).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import jax
+
+from jaxbrain import simulate as sim
+from jaxbrain.config import param, positive
+from jaxbrain.models.coba_scaled import coba_scaled
+from jaxbrain.runs import write_json
+
+# brainevent, 10 s biological on the lent H100 (REFERENCE.md), per biological second
+BRAINEVENT_H100_S_PER_BIO_S = {4_000: 0.105, 40_000: 0.128, 400_000: 0.257, 4_000_000: 1.096}
+HBM_BYTES_PER_S = 2.2e12  # measured copy bandwidth of the lent H100 (REFERENCE.md)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    scales: tuple[float, ...] = param((1.0, 10.0, 100.0, 1000.0), positive, "network size / 4,000")
+    impls: tuple[str, ...] = param(("event", "procedural"), doc="propagation implementations")
+    duration_ms: float = param(1000.0, positive, "biological time per timed run, ms")
+    chunk_steps: int = param(2000, positive, "steps per jitted scan")
+
+
+def floor_bytes_per_step(n: int, rate_hz: float, fan_out: int, dt: float, impl: str) -> float:
+    """Bytes one step must move at least: neuron state (v, g_ex, g_in, refractory: 16 B read
+    + 16 B written), the two delay-ring slots (read + clear, 2 x 8 B), the spike vector, and per
+    synaptic event a 4 B atomic read-modify-write of the target (8 B) plus, if explicit, its
+    4 B index and 4 B weight."""
+    events = n * rate_hz * dt * 1e-3 * fan_out
+    per_event = 8 + (8 if impl == "event" else 0)
+    return n * (32 + 16 + 4) + events * per_event
+
+
+def run(cfg: Config, out: Path) -> dict:
+    dev = jax.devices()[0]
+    rows = []
+    for scale in cfg.scales:
+        for impl in cfg.impls:
+            t0 = time.perf_counter()
+            net, state = coba_scaled(scale, impl=impl)
+            jax.block_until_ready(state)
+            build_s = time.perf_counter() - t0
+            n = sum(p.n for p in net.populations.values())
+            steps = int(round(cfg.duration_ms / net.dt))
+            chunk = min(cfg.chunk_steps, steps)
+            t1 = time.perf_counter()
+            sim.run(net, state, steps, chunk_steps=chunk, progress=False)
+            first_s = time.perf_counter() - t1
+            t2 = time.perf_counter()
+            _, rec = sim.run(net, state, steps, chunk_steps=chunk, progress=False)
+            wall = time.perf_counter() - t2
+            rate = sum(rec.counts[k].sum() for k in rec.counts) / n / (cfg.duration_ms * 1e-3)
+            events = float(sum(rec.counts[k].sum() for k in rec.counts)) * 80
+            stats = dev.memory_stats() or {}
+            per_bio_s = wall / (cfg.duration_ms * 1e-3)
+            floor_s = floor_bytes_per_step(n, float(rate), 80, net.dt, impl) / HBM_BYTES_PER_S * 1e4
+            peer = BRAINEVENT_H100_S_PER_BIO_S.get(n)
+            row = {"n_neurons": n, "impl": impl, "rate_hz": float(rate), "build_s": build_s,
+                   "compile_and_first_run_s": first_s, "wall_s_per_bio_s": per_bio_s,
+                   "real_time_factor": per_bio_s, "syn_events_per_s": events / wall,
+                   "peak_bytes": stats.get("peak_bytes_in_use"), "floor_s_per_bio_s": floor_s,
+                   "brainevent_s_per_bio_s": peer,
+                   "speedup_vs_brainevent": (peer / per_bio_s) if peer else None}
+            rows.append(row)
+            print(f"n={n:>9,d} {impl:10s} rate {rate:6.2f} Hz  {per_bio_s:8.3f} s/bio-s  "
+                  f"{events / wall:9.3e} ev/s  floor {floor_s:.3f}  "
+                  f"peak {row['peak_bytes'] or 0:,}  x brainevent {row['speedup_vs_brainevent'] or float('nan'):.2f}",
+                  flush=True)
+    result = {"device": dev.device_kind, "jax": jax.__version__, "date": time.strftime("%Y-%m-%d"),
+              "rows": rows}
+    write_json(out / "bench_coba_gpu.json", result)
+    return {"rows": rows, "device": dev.device_kind}
