@@ -54,7 +54,6 @@ def test_learning_beats_chance_on_real_mnist(tmp_path):
     m = s["metrics"]
     assert m["protocol"]["train_images_learned"] == 300
     assert m["results"]["seed3"]["silent_test_images"] < 25
-    print("accuracy", m["accuracy"])
     assert m["accuracy"] > 0.35, m["accuracy"]
     assert (tmp_path / "receptive_fields.png").is_file() and (tmp_path / "confusion.png").is_file()
 
