@@ -29,6 +29,7 @@ call :func:`init_distributed` first on every host (see its docstring for the lau
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Any, NamedTuple
 
@@ -346,11 +347,23 @@ def simulate(snet: ShardedNetwork, mesh, state: nw.NetworkState, n_steps: int,
     if mesh.shape[axis] != snet.n_shards:
         raise ValueError(f"the mesh has {mesh.shape[axis]} devices on '{axis}' but the network "
                          f"was sharded for {snet.n_shards}")
+    local = jax.tree.map(lambda x: jax.device_put(x, NamedSharding(mesh, P(axis))), snet.local)
+    with jax.numpy_rank_promotion("allow"):   # connectivity generators broadcast (n, 1) x (d,)
+        end, (counts, ras) = _run(snet.replace(local={k: None for k in snet.local}), local,
+                                  shard_state(state, mesh), mesh=mesh, n_steps=n_steps, raster=raster)
+    return end, ShardedRecord(counts, ras)
+
+
+@functools.partial(jax.jit, static_argnames=("mesh", "n_steps", "raster"))
+def _run(snet: ShardedNetwork, local, state, *, mesh, n_steps: int, raster: bool):
+    """The compiled sharded run (cached by jit on the network's structure and the mesh)."""
+    axis = mesh.axis_names[0]
     specs = state_specs(state, axis)
-    local_specs = jax.tree.map(lambda x: P(axis), snet.local)
+    local_specs = jax.tree.map(lambda x: P(axis), local)
+    net_specs = jax.tree.map(lambda x: P(), snet)
     names = list(snet.net.populations)
 
-    def body_all(local, st):
+    def body_all(snet, local, st):
         def body(s, _):
             s, spk = _local_step(snet, local, s, axis)
             counts = {k: jax.lax.psum(jnp.sum(spk[k]), axis) for k in names}
@@ -358,12 +371,9 @@ def simulate(snet: ShardedNetwork, mesh, state: nw.NetworkState, n_steps: int,
         return jax.lax.scan(body, st, None, length=n_steps)
 
     rec_specs = ({k: P() for k in names}, {k: P(None, axis) for k in names} if raster else None)
-    f = jax.shard_map(body_all, mesh=mesh, in_specs=(local_specs, specs),
+    f = jax.shard_map(body_all, mesh=mesh, in_specs=(net_specs, local_specs, specs),
                       out_specs=(specs, rec_specs), check_vma=False)
-    local = jax.tree.map(lambda x: jax.device_put(x, NamedSharding(mesh, P(axis))), snet.local)
-    with jax.numpy_rank_promotion("allow"):   # connectivity generators broadcast (n, 1) x (d,)
-        end, (counts, ras) = jax.jit(f)(local, shard_state(state, mesh))
-    return end, ShardedRecord(counts, ras)
+    return f(snet, local, state)
 
 
 def exchange_bytes_per_step(snet: ShardedNetwork, spikes_per_step: dict | None = None) -> dict:
