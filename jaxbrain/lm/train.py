@@ -388,13 +388,13 @@ def train(cfg: TrainConfig, out: Path) -> dict:
               "synapses": model.spec.n_synapses, "vocab_size": tok.vocab_size,
               "train_time_s": train_time,
               "train_tokens_per_s": tokens_per_step * (step - start) / max(train_time, 1e-9)}
-    result.update(final_report(cfg, model, params, corpus, eval_fn))
+    result.update(final_report(cfg, model, params, corpus, eval_fn, steps_done=step))
     ck.close()
     write_json(out / "results.json", result)
     return result
 
 
-def final_report(cfg, model, params, corpus, eval_fn) -> dict:
+def final_report(cfg, model, params, corpus, eval_fn, steps_done: int | None = None) -> dict:
     """Validation metrics of the spiking model, the baselines and the ablations."""
     from . import baselines as bl
     tok = corpus.tokenizer
@@ -425,7 +425,8 @@ def final_report(cfg, model, params, corpus, eval_fn) -> dict:
         base["bigram"] = {"nll": float(nll.mean()), "accuracy": acc}
     for kind in ("gru", "transformer"):
         if kind in cfg.baselines:
-            base[kind] = train_neural_baseline(kind, cfg, corpus, param_count(params), vx, vy)
+            base[kind] = train_neural_baseline(kind, cfg, corpus, param_count(params), vx, vy,
+                                               steps_done or cfg.steps)
     for k in base:
         base[k]["bpc"] = bpc(base[k]["nll"])
     res["baselines"] = base
@@ -442,8 +443,9 @@ def final_report(cfg, model, params, corpus, eval_fn) -> dict:
     return res
 
 
-def train_neural_baseline(kind, cfg, corpus, n_params, vx, vy) -> dict:
-    """Train a GRU / transformer of ``n_params`` on the same windows and steps; evaluate."""
+def train_neural_baseline(kind, cfg, corpus, n_params, vx, vy, steps: int | None = None) -> dict:
+    """Train a GRU / transformer of ``n_params`` on the same windows for the same number of
+    steps as the spiking model did (same tokens, same schedule); evaluate."""
     from . import baselines as bl
     v = corpus.tokenizer.vocab_size
     net = bl.gru_baseline(v, n_params) if kind == "gru" else \
@@ -465,7 +467,8 @@ def train_neural_baseline(kind, cfg, corpus, n_params, vx, vy) -> dict:
         return optax.apply_updates(p, u), ost, l
 
     t0 = time.perf_counter()
-    for s in range(cfg.steps):
+    s = -1
+    for s in range(steps or cfg.steps):
         x, y = batch_at(corpus.train_ids, s, cfg.batch_size, cfg.seq_len, cfg.seed)
         p, ost, _ = step(p, ost, jnp.asarray(x), jnp.asarray(y))
         if cfg.time_limit_s and time.perf_counter() - t0 > cfg.time_limit_s:
