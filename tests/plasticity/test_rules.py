@@ -158,3 +158,25 @@ def test_rules_vmap_over_batch():
     batched = jax.vmap(lambda w: run_rule(pair_stdp, p, pre, post, w, DT))(w0)
     single = run_rule(pair_stdp, p, pre, post, w0[0], DT)
     np.testing.assert_allclose(np.asarray(batched[2]), np.asarray(single), rtol=1e-6)
+
+
+def test_reward_synapse_list_matches_dense():
+    p = RewardSTDPParams(lr=0.05, w_min=-10.0, w_max=10.0)
+    n_pre, n_post, T = 4, 3, 80
+    pre, post = random_trains(7, T, n_pre, 0.08), random_trains(8, T, n_post, 0.08)
+    reward = (np.arange(T) % 20 == 19).astype(np.float32)
+    pre_idx, post_idx = np.nonzero(np.ones((n_pre, n_post)))
+    syn = (jnp.asarray(pre_idx), jnp.asarray(post_idx))
+
+    def run(w0, state, synapses):
+        def body(carry, xs):
+            w, s = carry
+            dw, s = reward_stdp.update(p, s, xs[0], xs[1], w, DT, synapses, reward=xs[2])
+            return (w + dw, s), None
+        return jax.lax.scan(body, (w0, state), (pre, post, reward))[0][0]
+
+    w_dense = run(jnp.zeros((n_pre, n_post)), reward_stdp.init(p, n_pre, n_post), None)
+    w_list = run(jnp.zeros(n_pre * n_post), reward_stdp.init(p, n_pre, n_post, n_syn=n_pre * n_post), syn)
+    assert float(jnp.abs(w_dense).max()) > 0
+    np.testing.assert_allclose(np.asarray(w_list), np.asarray(w_dense)[pre_idx, post_idx],
+                               rtol=1e-5, atol=1e-7)
