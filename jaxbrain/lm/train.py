@@ -220,13 +220,15 @@ def load_run(run_dir: str | Path):
     model = make_model(spec, meta["vocab_size"], meta["model"]["compute_dtype"])
     from ..config import from_dict
     cfg = from_dict(TrainConfig, meta["config"])
-    like = init_params(model, jax.random.key(0))
+    # restore into zeros of the expected shapes (traced with eval_shape: nothing compiles)
+    shapes = jax.eval_shape(lambda k: (lambda p: (p, make_optimizer(cfg)[0].init(p)))(
+        init_params(model, k)), jax.random.key(0))
+    like, like_opt = jax.tree_util.tree_map(lambda a: np.zeros(a.shape, a.dtype), shapes)
     ck = Checkpointer(run_dir / "checkpoints")
     if ck.latest_step() is None:
         raise FileNotFoundError(f"no checkpoint in {run_dir / 'checkpoints'}")
     try:
-        state = ck.restore({"params": like, "opt_state": make_optimizer(cfg)[0].init(like),
-                            "step": 0})
+        state = ck.restore({"params": like, "opt_state": like_opt, "step": 0})
     except ValueError as e:
         raise CheckpointMismatch(
             f"the checkpoint in {run_dir / 'checkpoints'} does not fit the model described by "
