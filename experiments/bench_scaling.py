@@ -34,10 +34,11 @@ class Config:
     devices: tuple[int, ...] = param((1, 2, 4, 8), at_least(1), "device counts to run")
     n_per_device: int = param(4096, positive, "weak scaling: neurons per device")
     n_total: int = param(16384, positive, "strong scaling: neurons in total")
-    p_conn: float = param(0.01, positive, "connection probability")
+    k_in: int = param(100, positive, "excitatory in-degree (fixed_prob with p = k_in / n_exc; "
+                                      "inhibitory in-degree k_in / 4), the same at every size")
     n_steps: int = param(200, at_least(10), "timed steps per run")
     exchange: str = param("bitmask", one_of("bitmask", "indices"), "spike exchange")
-    rate_hz: float = param(12.0, positive, "Poisson drive rate per source, Hz (100 sources)")
+    rate_hz: float = param(8.0, positive, "Poisson drive rate per source, Hz (100 sources)")
     fit_sizes: tuple[int, ...] = param((2048, 8192, 32768), positive, "1-device sizes for the fit")
     alpha_intra_us: float = param(15.0, positive, "assumed all-gather latency per hop in a node, us")
     beta_intra_gbs: float = param(300.0, positive, "assumed NVLink bandwidth per GPU, GB/s")
@@ -49,7 +50,7 @@ class Config:
     gpu_step_overhead_us: float = param(30.0, positive, "assumed fixed cost per step on a GPU, us")
 
 
-def _network(n, p_conn, rate):
+def _network(n, k_in, rate):
     import jax
 
     from jaxbrain import connectivity as cx
@@ -58,6 +59,7 @@ def _network(n, p_conn, rate):
     from jaxbrain import propagation as pg
 
     n_e, n_i = n * 4 // 5, n // 5
+    p_conn = min(1.0, k_in / n_e)
     w = cx.WeightLaw("constant", 20.0)
     par = nm.LIFParams()
     with jax.numpy_rank_promotion("allow"):
@@ -69,14 +71,14 @@ def _network(n, p_conn, rate):
                                                                  delay=cx.DelayLaw("constant", 1.5)),
                                                    "procedural", rate_hz=20.0)),
             "IE": nw.Projection("I", "E", pg.build(cx.fixed_prob(n_i, n_e, p_conn, seed=3,
-                                                                 weight=cx.WeightLaw("constant", 80.0),
+                                                                 weight=cx.WeightLaw("constant", -80.0),
                                                                  delay=cx.DelayLaw("constant", 1.5)),
                                                    "procedural", rate_hz=20.0), receptor="in"),
         }
     drive = nw.PoissonDrive(rate, 100, 50.0)
     pops = {"E": nw.Population(n_e, nm.lif_current, par, drive=drive),
             "I": nw.Population(n_i, nm.lif_current, par, drive=drive)}
-    return nw.network(pops, projs, seed=0), n_e * p_conn + n_i * p_conn
+    return nw.network(pops, projs, seed=0)
 
 
 def _time_run(n, D, cfg):
@@ -86,7 +88,7 @@ def _time_run(n, D, cfg):
     from jaxbrain import network as nw
     from jaxbrain import sharding as sh
 
-    net, _ = _network(n, cfg.p_conn, cfg.rate_hz)
+    net = _network(n, cfg.k_in, cfg.rate_hz)
     snet = sh.shard_network(net, D, exchange=cfg.exchange)
     mesh = sh.make_mesh(D)
     r = np.random.default_rng(0)
@@ -101,7 +103,8 @@ def _time_run(n, D, cfg):
     counts = {k: float(np.asarray(v).mean()) for k, v in rec.counts.items()}
     n_e = net.populations["E"].n
     n_i = net.populations["I"].n
-    events = counts["E"] * cfg.p_conn * (n_e + n_i) + counts["I"] * cfg.p_conn * n_e
+    out = {k: pr.synapses.conn.mean_out for k, pr in net.projections.items()}
+    events = counts["E"] * (out["E"] + out["EI"]) + counts["I"] * out["IE"]
     events += (n_e + n_i) * 100 * cfg.rate_hz * net.dt * 1e-3        # Poisson input events
     b = sh.exchange_bytes_per_step(snet, counts)
     return {"n": n, "devices": D, "ms_per_step": wall / cfg.n_steps * 1e3,
@@ -151,7 +154,8 @@ def run(cfg: Config, out: Path) -> dict:
     projection = []
     for D in (1, 8, 64, 1000):
         for mode, n in (("weak", cfg.n_per_device * D), ("strong", cfg.n_total)):
-            ev_per_neuron = rate * 0.1e-3 * cfg.p_conn * n + 100 * cfg.rate_hz * 0.1e-3
+            # per neuron and step: recurrent (out-degree ~ 1.25 k_in) + Poisson drive events
+            ev_per_neuron = rate * 0.1e-3 * 1.25 * cfg.k_in + 100 * cfg.rate_hz * 0.1e-3
             events = ev_per_neuron * n
             t_cpu = predict(D, n, events, t0, c_n, c_e)
             t_gpu = predict(D, n, events, cfg.gpu_step_overhead_us * 1e-6,
