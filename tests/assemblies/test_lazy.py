@@ -40,7 +40,7 @@ def test_tail_threshold_matches_scipy_and_draws_are_in_the_tail():
 
 
 def test_lazy_and_implicit_agree_on_projection():
-    wl, nl = _run(Lz.LazyBrain(_spec(100_000), 2048))
+    wl, nl = _run(Lz.LazyBrain(_spec(100_000), 1024))
     wi, ni = _run(B.Brain(_spec(100_000)))
     assert nl[0] == ni[0] == K                       # the first projection is all new
     assert nl[-3:].max() <= 2 and ni[-3:].max() <= 2  # both converge
