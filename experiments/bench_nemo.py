@@ -7,8 +7,7 @@ one ``lax.scan`` (one dispatch), blocked on the result, after an untimed warm-up
 (compilation + ``sentences`` sentences). Also: vmap over independent brains,
 and the floors (pair-hash throughput of one projection, one k-cap, one memory pass).
 
-Run: ``PYTHONPATH=. python experiments/bench_nemo.py --out DIR`` (or ``jaxbrain run
-configs/bench_nemo.toml``). Seed figures: 148 / 175 / 64 sentences/s at n = 1e5 / 1e6 / 1e7;
+Run: ``PYTHONPATH=. python experiments/bench_nemo.py --out DIR [--set key=value]``. Seed figures: 148 / 175 / 64 sentences/s at n = 1e5 / 1e6 / 1e7;
 targets 1,750 at 1e6 and 640 at 1e7.
 """
 
