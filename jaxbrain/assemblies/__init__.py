@@ -3,6 +3,8 @@
 * :mod:`.brain`: the implicit-mode brain (connectivity from a hash, learned weights in a
   sparse delta store read back by every projection): ``BrainSpec``, ``init``, ``project``,
   ``activate``, ``fix`` / ``unfix``, ``inhibit`` / ``disinhibit``, ``Brain`` (host wrapper).
+* :mod:`.lazy`: the lazy (sparse) mode of the reference brain.py (only neurons that ever
+  fired exist; cost independent of n): ``LazyBrain``, ``lazy.project``.
 * :mod:`.implicit`: the hashed connectivity; :mod:`.kcap`: the k-cap and its tie rule.
 * :mod:`.operations`: projection, association, merge, pattern completion recipes (PNAS 2020).
 * :mod:`.learner`: word acquisition (learner.py semantics) with neural readouts only.
