@@ -18,7 +18,7 @@ from .model import ALL_MODULATORS, Carry, SpikingLM, init_carry, token_step
 from .sampling import Sampling, sample
 from .tokenizers import UnknownTokenError
 
-__all__ = ["PromptError", "prepare_prompt", "generate_ids", "generate"]
+__all__ = ["PromptError", "prepare_prompt", "generate_ids", "generate", "LanguageModel"]
 
 
 class PromptError(ValueError):
@@ -121,3 +121,26 @@ def generate(model: SpikingLM, params, tokenizer, prompt: str, max_length: int =
     toks = generate_ids(model, params, jnp.asarray(arr)[None], jnp.asarray([n], jnp.int32),
                         jax.random.key(seed), int(max_length), sampling, jnp.asarray(mask))
     return tokenizer.decode(np.asarray(toks[0]).tolist())
+
+
+class LanguageModel:
+    """A trained model bound to its parameters and tokenizer: ``generate(prompt, max_length,
+    sampling)`` as in the seeds' API.
+
+    >>> lm = LanguageModel.load("runs/tiny")          # doctest: +SKIP
+    >>> lm.generate("ROMEO:\\n", 100, Sampling(0.8, top_k=10))  # doctest: +SKIP
+    """
+
+    def __init__(self, model: SpikingLM, params, tokenizer, context: int = 256):
+        self.model, self.params, self.tokenizer, self.context = model, params, tokenizer, context
+
+    @classmethod
+    def load(cls, run_dir, context: int = 256) -> "LanguageModel":
+        from .train import load_run
+        model, params, tok, _ = load_run(run_dir)
+        return cls(model, params, tok, context)
+
+    def generate(self, prompt: str, max_length: int = 100, sampling: Sampling = Sampling(),
+                 seed: int = 0) -> str:
+        return generate(self.model, self.params, self.tokenizer, prompt, max_length, sampling,
+                        seed, self.context)

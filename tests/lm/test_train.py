@@ -142,6 +142,9 @@ def test_generate_api_deterministic(run):
     a = generate(model, params, tok, "ROMEO:\n", seed=3, **kw)
     assert a == generate(model, params, tok, "ROMEO:\n", seed=3, **kw)
     assert len(a) == cfg.sample_length and set(a) <= set(tok.alphabet)
+    from jaxbrain.lm.generate import LanguageModel
+    lm = LanguageModel.load(out, context=cfg.seq_len)
+    assert lm.generate("ROMEO:\n", cfg.sample_length, Sampling(temperature=0.8), seed=3) == a
     with pytest.raises(PromptError, match="empty"):
         generate(model, params, tok, "", **kw)
 
