@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxbrain.config import at_least, param, positive
+from jaxbrain.config import at_least, one_of, param, positive
 from jaxbrain.lm.generate import generate_ids
 from jaxbrain.lm.model import batch_metrics, init_params, make_model, param_count
 from jaxbrain.lm.modules import BrainSpec
@@ -32,7 +32,7 @@ class Config:
     train_batches: tuple[int, ...] = param((1, 64), None, "training batch sizes")
     gen_batches: tuple[int, ...] = param((1, 1024), None, "generation batch sizes")
     big_scale_divisor: int = param(4, positive, "divide large batches by this at scale 4x")
-    compute_dtype: str = param("bfloat16", None, "gather dtype")
+    compute_dtype: str = param("bfloat16", one_of("float32", "bfloat16"), "gather dtype")
     repeats: int = param(3, positive, "timed repetitions after the compile")
     budget_s: float = param(120.0, at_least(1.0), "stop measuring after this wall time")
 
