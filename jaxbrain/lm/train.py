@@ -54,6 +54,8 @@ class TrainConfig:
     weight_decay: float = param(0.0, at_least(0.0), "AdamW weight decay")
     compute_dtype: str = param("float32", one_of("float32", "bfloat16"), "dtype of the spike gather")
     remat: bool = param(True, None, "recompute each token's substeps in the backward pass (memory)")
+    modulators: tuple[float, ...] = param((1.0, 1.0, 1.0), in_range(0.0, 1.0),
+                                          "dopamine, noradrenaline, serotonin on (1) / off (0) in training")
     seed: int = param(0, at_least(0), "init / data / connectivity seed")
     log_every: int = param(10, positive, "steps between metrics.jsonl rows")
     eval_every: int = param(100, positive, "steps between validation evaluations")
@@ -71,6 +73,9 @@ class TrainConfig:
     progress: bool = param(True, None, "show a progress bar")
 
     def check(self):
+        if len(self.modulators) != 3:
+            raise ConfigError(f"config key 'modulators': value {list(self.modulators)} needs 3 "
+                              "entries (dopamine, noradrenaline, serotonin)")
         bad = [b for b in self.baselines if b not in ("uniform", "unigram", "bigram", "gru", "transformer")]
         if bad:
             raise ConfigError(f"config key 'baselines': value {bad} not allowed; allowed: "
@@ -102,7 +107,8 @@ class StepOutput(NamedTuple):
 _STEPS: dict = {}
 
 
-def make_train_step(model: SpikingLM, optimizer, cache_key=None, remat: bool = True):
+def make_train_step(model: SpikingLM, optimizer, cache_key=None, remat: bool = True,
+                    modulators=(1.0, 1.0, 1.0)):
     """Jitted ``train_step(params, opt_state, input_ids (B,T), target_ids (B,T))``.
 
     With ``cache_key`` (hashable, describing the optimiser), the same jitted function is
@@ -111,14 +117,16 @@ def make_train_step(model: SpikingLM, optimizer, cache_key=None, remat: bool = T
         hit = _STEPS.get((id(model), cache_key))
         if hit is not None and hit[0] is model:
             return hit[1]
-        step = make_train_step(model, optimizer, remat=remat)
+        step = make_train_step(model, optimizer, remat=remat, modulators=modulators)
         _STEPS[(id(model), cache_key)] = (model, step)
         return step
+
+    mask = jnp.asarray(modulators, jnp.float32)
 
     @jax.jit
     def train_step(params, opt_state, input_ids, target_ids) -> StepOutput:
         (loss, (acc, rates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            params, model, input_ids, target_ids, ALL_MODULATORS, remat)
+            params, model, input_ids, target_ids, mask, remat)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return StepOutput(loss, acc, optax.apply_updates(params, updates), opt_state,
                           optax.global_norm(grads), rates)
@@ -291,8 +299,9 @@ def train(cfg: TrainConfig, out: Path) -> dict:
             print(f"resumed from {out / 'checkpoints'} at step {start}")
     write_json(out / "model.json", meta)
     opt_key = (cfg.lr, cfg.warmup, cfg.steps, cfg.min_lr_ratio, cfg.clip, cfg.weight_decay,
-               cfg.remat)
-    train_step = make_train_step(model, optimizer, opt_key, cfg.remat)
+               cfg.remat, cfg.modulators)
+    train_step = make_train_step(model, optimizer, opt_key, cfg.remat, cfg.modulators)
+    mask = np.asarray(cfg.modulators, np.float32)
     eval_fn = make_eval(model)
     vx, vy = valid_windows(corpus.valid_ids, cfg.seq_len, cfg.eval_windows)
     metrics_path = out / "metrics.jsonl"
@@ -342,7 +351,7 @@ def train(cfg: TrainConfig, out: Path) -> dict:
                 if not math.isfinite(loss):
                     raise FloatingPointError(f"loss became {loss} at step {step}; lower lr")
                 if step % cfg.eval_every == 0 or step == cfg.steps:
-                    last_val = evaluate(eval_fn, params, vx, vy)
+                    last_val = evaluate(eval_fn, params, vx, vy, mask)
                     row.update(val_loss=last_val["nll"], val_accuracy=last_val["accuracy"])
                 history.append(row)
                 with metrics_path.open("a") as f:
@@ -408,7 +417,8 @@ def final_report(cfg, model, params, corpus, eval_fn, steps_done: int | None = N
         return nll * tokens / chars / math.log(2)
 
     res = {"valid_tokens": int(tokens), "valid_chars": int(chars)}
-    ev = evaluate(eval_fn, params, vx, vy)
+    on = np.asarray(cfg.modulators, np.float32)
+    ev = evaluate(eval_fn, params, vx, vy, on)
     res["spiking"] = {**ev, "bpc": bpc(ev["nll"])}
     base = {}
     v = tok.vocab_size
@@ -435,7 +445,9 @@ def final_report(cfg, model, params, corpus, eval_fn, steps_done: int | None = N
     if cfg.ablation:
         abl = {}
         for i, name in enumerate(nm.NAMES):
-            mask = np.ones((3,), np.float32)
+            if on[i] == 0:
+                continue
+            mask = on.copy()
             mask[i] = 0.0
             e = evaluate(eval_fn, params, vx, vy, mask)
             abl[f"no_{name}"] = {**e, "delta_nll": e["nll"] - ev["nll"]}
