@@ -370,7 +370,7 @@ def _resolve(spec, stimuli, areas):
 
 
 def project(spec: BrainSpec, state: BrainState, stimuli: Mapping[str, Sequence[str]] | None = None,
-            areas: Mapping[str, Sequence[str]] | None = None) -> BrainState:
+            areas: Mapping[str, Sequence[str]] | None = None, learn: bool = True) -> BrainState:
     """One synchronous projection step (brain.py's ``project(areas_by_stim, dst_areas_by_src_area)``).
 
     Arguments:
@@ -378,6 +378,8 @@ def project(spec: BrainSpec, state: BrainState, stimuli: Mapping[str, Sequence[s
         state: the brain state.
         stimuli: ``{stimulus: [target areas]}`` (static).
         areas: ``{source area: [target areas]}`` (static).
+        learn: static; ``False`` leaves out the Hebbian update entirely (cheaper than the
+            dynamic ``set_plasticity(False)``; use it for readouts).
     Returns:
         The new state: targets hold their new winners (unless fixed, inhibited, or with no
         firing input), ``support`` / ``num_new`` updated, learned weights updated.
@@ -412,6 +414,8 @@ def project(spec: BrainSpec, state: BrainState, stimuli: Mapping[str, Sequence[s
             num_new, ever, support = jnp.int32(0), ts.ever_fired, ts.support
         new_areas[t] = ts._replace(winners=new_w, n_winners=new_n, ever_fired=ever,
                                    support=support, num_new=num_new)
+    if not learn:
+        return state._replace(areas=new_areas)
     for t, fibres in incoming.items():
         new_w, new_n, active = results[t]
         for f in fibres:

@@ -123,9 +123,10 @@ def _test_word(spec, ls: LearnerSpec, state, word):
     s = B.clear(spec, s, "MOTOR")
     # 1. category from the neurons: which lexical area does PHON[word] drive harder?
     s1 = B.activate(spec, s, "PHON", word)
-    s1 = B.project(spec, s1, None, {"PHON": ["NOUN", "VERB"]})
+    s1 = B.project(spec, s1, None, {"PHON": ["NOUN", "VERB"]}, learn=False)
     for _ in range(ls.proj_rounds):
-        s1 = B.project(spec, s1, None, {"PHON": ["NOUN", "VERB"], "NOUN": ["NOUN"], "VERB": ["VERB"]})
+        s1 = B.project(spec, s1, None, {"PHON": ["NOUN", "VERB"], "NOUN": ["NOUN"], "VERB": ["VERB"]},
+                       learn=False)
     in_noun = _input_sum(spec, s1, "PHON", "NOUN")
     in_verb = _input_sum(spec, s1, "PHON", "VERB")
     says_noun = in_noun >= in_verb
@@ -136,8 +137,9 @@ def _test_word(spec, ls: LearnerSpec, state, word):
 
     def via(lex, ctx_noun):
         def f(t):
-            t = B.project(spec, t, None, {"VISUAL": [lex]} if ctx_noun else {"MOTOR": [lex]})
-            return B.project(spec, t, None, {lex: ["PHON"]})
+            t = B.project(spec, t, None, {"VISUAL": [lex]} if ctx_noun else {"MOTOR": [lex]},
+                          learn=False)
+            return B.project(spec, t, None, {lex: ["PHON"]}, learn=False)
         return f
 
     branches = [via("NOUN", True), via("VERB", True), via("NOUN", False), via("VERB", False)]
@@ -150,11 +152,13 @@ def _test_word(spec, ls: LearnerSpec, state, word):
             "phon_overlap": hits / ls.phon_k}
 
 
-def test_words(spec, ls: LearnerSpec, state, words=None):
-    """Readouts for every word at once (vmap over words; the state is shared)."""
+def test_words(spec, ls: LearnerSpec, state, words=None, batch_size: int = 8):
+    """Readouts for every word (``lax.map`` in vmapped batches of ``batch_size``; the state is
+    shared and never modified: readouts run without the Hebbian update)."""
     nw = ls.num_nouns + ls.num_verbs
     words = jnp.arange(nw, dtype=jnp.int32) if words is None else jnp.asarray(words, jnp.int32)
-    r = jax.vmap(lambda w: _test_word(spec, ls, state, w))(words)
+    r = jax.lax.map(lambda w: _test_word(spec, ls, state, w), words,
+                    batch_size=min(batch_size, words.shape[0]))
     is_noun = words < ls.num_nouns
     r["category_ok"] = r["says_noun"] == is_noun
     r["property_p"] = r["category_ok"] & (r["phon_overlap"] >= ls.min_overlap)

@@ -25,7 +25,7 @@ def test_projection_converges_small(tmp_path):
 
 @pytest.mark.slow
 def test_pattern_completion_small(tmp_path):
-    m = _run(tmp_path, "pattern_completion", ["alphas=[0.1, 0.5, 1.0]", "project_iter=12"])
+    m = _run(tmp_path, "pattern_completion", ["alphas=[0.1, 0.5, 1.0]"])
     rec = dict(zip(m["alphas"], m["recovered"]))
     assert rec[0.5] > 0.5 and rec[1.0] >= rec[0.1]
 
