@@ -144,11 +144,15 @@ def _rows_of(syn: Synapses, idx):
     return jnp.where(pad, syn.conn.n_post, rows.targets), rows.weights, rows.delays
 
 
+COMPACTION = {"method": "auto"}  # "auto", "top_k" or "nonzero" (tests force each)
+
+
 def active_sources(spikes, cap: int):
     """Indices of up to ``cap`` non-zero entries (others padded): ``top_k`` on CPU, where it
     is ~10x cheaper than ``nonzero``; ``nonzero`` (a prefix sum) on accelerators. Computed
     once per population and step and shared by all its event-driven projections."""
-    if jax.default_backend() == "cpu":
+    method = COMPACTION["method"]
+    if method == "top_k" or (method == "auto" and jax.default_backend() == "cpu"):
         return jax.lax.top_k(jnp.abs(spikes), cap)[1].astype(jnp.int32)
     return jnp.nonzero(spikes, size=cap, fill_value=spikes.shape[0])[0].astype(jnp.int32)
 

@@ -17,8 +17,15 @@ def _all_impls(conn, spikes, impls, cap=8):
     return {i: np.asarray(f(pg.build(conn, i, cap=cap), jnp.asarray(spikes))) for i in impls}
 
 
+@pytest.fixture(params=["top_k", "nonzero"])
+def compaction(request, monkeypatch):
+    """Run a test with each way of listing the active sources (CPU default / GPU default)."""
+    monkeypatch.setitem(pg.COMPACTION, "method", request.param)
+    return request.param
+
+
 @pytest.mark.parametrize("frac", [0.0, 0.01, 0.3, 1.0])
-def test_impls_agree_at_all_activity_levels(frac):
+def test_impls_agree_at_all_activity_levels(frac, compaction):
     conn = cx.fixed_prob(400, 300, 0.1, seed=2, weight=cx.WeightLaw("normal", 1.0, 0.2))
     spikes = (RNG.random(400) < frac).astype(np.float32)
     out = _all_impls(conn, spikes, ["dense", "segment_sum", "event", "procedural"])
@@ -27,7 +34,7 @@ def test_impls_agree_at_all_activity_levels(frac):
         np.testing.assert_allclose(v, expected, rtol=1e-5, atol=1e-4, err_msg=impl)
 
 
-def test_graded_spikes_and_heterogeneous_delays():
+def test_graded_spikes_and_heterogeneous_delays(compaction):
     conn = cx.fixed_prob(300, 200, 0.1, seed=4, weight=cx.WeightLaw("normal", 1.0, 0.2),
                          delay=cx.DelayLaw("normal", 1.0, 0.5))
     spikes = RNG.poisson(0.5, 300).astype(np.float32)
