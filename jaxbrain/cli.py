@@ -59,13 +59,16 @@ def _load_optional_commands():
 
 
 def main(argv=None) -> int:
+    # the command table lives in the imported module, also when run as ``python -m jaxbrain.cli``
+    from jaxbrain import cli as registry
     _load_optional_commands()
+    commands = registry._COMMANDS
     parser = argparse.ArgumentParser(
         prog="jaxbrain",
-        description="Brain simulation at scale in JAX. Commands: " + ", ".join(_COMMANDS))
+        description="Brain simulation at scale in JAX. Commands: " + ", ".join(commands))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     handlers = {}
-    for name, (help_text, fn) in _COMMANDS.items():
+    for name, (help_text, fn) in commands.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
         handlers[name] = fn(sp)
     args = parser.parse_args(argv)

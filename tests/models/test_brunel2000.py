@@ -20,6 +20,6 @@ def test_scaled_brunel_is_driven_by_its_poisson_input_and_inhibition():
     rates = []
     for g in (4.0, 6.0):
         net, state = brunel2000.brunel(n_exc=1000, n_inh=250, g=g, seed=1)
-        _, rec = sim.run(net, state, 2000, chunk_steps=2000, progress=False)
+        _, rec = sim.run(net, state, 1500, chunk_steps=1500, progress=False)
         rates.append(sim.rates_hz(rec, skip_steps=500)["E"])
     assert rates[0] > rates[1] > 1.0, rates
