@@ -150,13 +150,7 @@ def step(net: Network, state: NetworkState, i_ext: dict[str, Any] | None = None)
     rings = dict(state.rings)
     new_neurons, spikes = {}, {}
     for name, pop in net.populations.items():
-        syn = {}
-        for r in ("ex", "in"):
-            key = f"{name}:{r}"
-            if key in rings:
-                syn[r], rings[key] = ring_read(rings[key], t)
-            else:
-                syn[r] = jnp.zeros((pop.n,), jnp.float32)
+        syn = read_synaptic_input(rings, name, pop.n, t)
         if pop.drive is not None:
             n_idx = jnp.arange(pop.n, dtype=jnp.int32)
             lam = pop.drive.rate_hz * pop.drive.n_sources * net.dt * 1e-3
@@ -180,6 +174,19 @@ def step(net: Network, state: NetworkState, i_ext: dict[str, Any] | None = None)
         key = f"{proj.post}:{proj.receptor}"
         rings[key] = propagation.deliver(syn, spikes[proj.pre], rings[key], t, active=idx)
     return NetworkState(new_neurons, rings, t + 1), spikes
+
+
+def read_synaptic_input(rings: dict, name: str, n: int, t) -> dict:
+    """Pop the input due at step ``t`` for population ``name`` from its rings (updated in
+    place in the dict ``rings``): {"ex": [n], "in": [n]}, zeros where it has no ring."""
+    syn = {}
+    for r in ("ex", "in"):
+        key = f"{name}:{r}"
+        if key in rings:
+            syn[r], rings[key] = ring_read(rings[key], t)
+        else:
+            syn[r] = jnp.zeros((n,), jnp.float32)
+    return syn
 
 
 def _deliver_dale(net, proj, s, rings, t):

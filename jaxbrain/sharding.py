@@ -43,7 +43,7 @@ from . import connectivity as cx
 from . import inputs
 from . import network as nw
 from .config import ConfigError, at_least, one_of, param
-from .delays import DelayRing, ring_add, ring_add_dense, ring_read
+from .delays import DelayRing, ring_add, ring_add_dense
 
 __all__ = ["AXIS", "MeshConfig", "make_mesh", "mesh_from_config", "init_distributed",
            "ShardedNetwork", "shard_network", "state_specs", "shard_state", "simulate",
@@ -286,13 +286,7 @@ def _local_step(snet: ShardedNetwork, local, state: nw.NetworkState, axis: str):
         n_loc = pop.n // snet.n_shards
         lo = (me * n_loc).astype(jnp.int32)
         los[name] = lo
-        syn = {}
-        for r in ("ex", "in"):
-            key = f"{name}:{r}"
-            if key in rings:
-                syn[r], rings[key] = ring_read(rings[key], t)
-            else:
-                syn[r] = jnp.zeros((n_loc,), jnp.float32)
+        syn = nw.read_synaptic_input(rings, name, n_loc, t)
         if pop.drive is not None:
             n_idx = lo + jnp.arange(n_loc, dtype=jnp.int32)
             lam = pop.drive.rate_hz * pop.drive.n_sources * net.dt * 1e-3
