@@ -359,11 +359,8 @@ def source_rows(conn: Connectivity, src: Int[Array, "*b"], dt: float = 0.1) -> R
     w = conn.weight.sample(rng.normal(seed, pid, _WEIGHT, s, slot)) if conn.weight.kind != "constant" \
         else jnp.full(t.shape, conn.weight.mean, jnp.float32)
     w = w * conn.sign(s)
-    if conn.delay.heterogeneous:
-        delays = conn.delay.sample_steps(rng.normal(seed, pid, _DELAY, s, slot), dt)
-    else:
-        delays = jnp.full(t.shape, conn.delay.max_steps(dt) if conn.delay.max_ms is None
-                          else conn.delay.sample_steps(jnp.zeros(()), dt), jnp.int32)
+    z = rng.normal(seed, pid, _DELAY, s, slot) if conn.delay.heterogeneous else jnp.zeros(t.shape)
+    delays = conn.delay.sample_steps(z, dt)
     t = jnp.where(valid, t, conn.n_post).astype(jnp.int32)
     return Rows(t, jnp.where(valid, w, 0.0), delays, valid)
 
@@ -380,10 +377,9 @@ def target_rows(conn: Connectivity, tgt: Int[Array, "*b"], dt: float = 0.1) -> R
     srcs = _skip_self(randint(rng.hash_u32(conn.seed, conn.proj_id, _TARGET, t, slot), n_eff), tgt,
                       conn.allow_autapses)
     w = conn.weight.sample(rng.normal(conn.seed, conn.proj_id, _WEIGHT, t, slot)) * conn.sign(srcs)
-    if conn.delay.heterogeneous:
-        delays = conn.delay.sample_steps(rng.normal(conn.seed, conn.proj_id, _DELAY, t, slot), dt)
-    else:
-        delays = jnp.full(srcs.shape, conn.delay.max_steps(dt), jnp.int32)
+    z = rng.normal(conn.seed, conn.proj_id, _DELAY, t, slot) if conn.delay.heterogeneous \
+        else jnp.zeros(srcs.shape)
+    delays = conn.delay.sample_steps(z, dt)
     return Rows(srcs, w, delays, jnp.ones(srcs.shape, bool))
 
 
