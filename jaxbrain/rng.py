@@ -57,10 +57,19 @@ def hash_u32(seed, *counters) -> jax.Array:
     return h
 
 
+_ONE_BELOW = float(jnp.nextafter(jnp.float32(1.0), jnp.float32(0.0)))
+
+
 def uniform(seed, *counters) -> jax.Array:
-    """Uniform float32 in the open interval (0, 1) from ``hash_u32`` (24 bits of resolution)."""
+    """Uniform float32 in the open interval (0, 1) from ``hash_u32`` (24 bits of resolution).
+
+    ``(2**24 - 1) + 0.5`` is not representable in float32 and would round to exactly 1.0
+    (once in 2**24 draws: ndtri(1) = inf gave infinite weights in 1e8-synapse networks), so
+    the top value is clamped to the largest float32 below 1.
+    """
     h = hash_u32(seed, *counters)
-    return ((h >> 8).astype(jnp.float32) + 0.5) * jnp.float32(2.0**-24)
+    u = ((h >> 8).astype(jnp.float32) + 0.5) * jnp.float32(2.0**-24)
+    return jnp.minimum(u, jnp.float32(_ONE_BELOW))
 
 
 def normal(seed, *counters) -> jax.Array:

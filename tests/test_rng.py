@@ -38,3 +38,16 @@ def test_no_period_at_large_index():
     for shift in (2**16, 2**20, 2**24, 2**28, 2**30):
         y = np.asarray(rng.hash_u32(3, base + jnp.uint32(shift)))
         assert (x == y).mean() < 0.01
+
+
+def test_uniform_never_reaches_one_and_normal_is_finite():
+    """The largest hash must not round to 1.0 (ndtri(1) = inf poisoned big networks)."""
+    import jax
+    # find counters whose hash has all top 24 bits set, by brute force over a large range
+    i = jnp.arange(2**25, dtype=jnp.uint32)
+    h = np.asarray(jax.jit(lambda i: rng.hash_u32(0, i))(i))
+    hits = np.nonzero((h >> 8) == 2**24 - 1)[0]
+    assert hits.size > 0
+    u = np.asarray(rng.uniform(0, jnp.asarray(hits, jnp.uint32)))
+    assert np.all(u < 1.0)
+    assert np.all(np.isfinite(np.asarray(rng.normal(0, jnp.asarray(hits, jnp.uint32)))))
