@@ -15,14 +15,12 @@ parameters) and ``grad`` work as for any JAX function.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
-from . import connectivity as cx
 from . import inputs, neurons, propagation
 from .delays import DelayRing, ring_init, ring_read
 

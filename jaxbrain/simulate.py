@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import time
 from typing import Any, Callable
 
 import jax
@@ -134,7 +133,6 @@ def run(net: nw.Network, state: nw.NetworkState, n_steps: int, monitor: Monitor 
         records = [saved["records"]]
         done = int(checkpoint.latest_step())
     bar = _progress(n_steps, done, progress)
-    t0 = time.perf_counter()
     while done < n_steps:
         m = min(chunk_steps, n_steps - done)
         state, counts, rec = _chunk(net, state, counts, monitor, m, unroll)

@@ -2,7 +2,6 @@
 
 import pytest
 
-from jaxbrain import analysis
 from jaxbrain import simulate as sim
 from jaxbrain.models import brunel2000
 
