@@ -60,6 +60,11 @@ class Projection:
     synapses: propagation.Synapses
     receptor: str = struct.field(pytree_node=False, default="ex")
 
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """The target's input channels this projection writes to."""
+        return ("ex", "in") if self.receptor == "dale" else (self.receptor,)
+
 
 @struct.dataclass
 class Network:
@@ -70,9 +75,8 @@ class Network:
 
     def ring_keys(self) -> list[str]:
         keys = []
-        for name, proj in self.projections.items():
-            recs = ("ex", "in") if proj.receptor == "dale" else (proj.receptor,)
-            keys += [f"{proj.post}:{r}" for r in recs]
+        for proj in self.projections.values():
+            keys += [f"{proj.post}:{r}" for r in proj.channels]
         for name, pop in self.populations.items():
             if pop.drive is not None:
                 keys.append(f"{name}:{pop.drive.receptor}")
@@ -122,8 +126,7 @@ def init_state(net: Network, v0: dict[str, Any] | None = None, g0: dict[str, Any
         states[name] = s
     max_delay = {}
     for proj in net.projections.values():
-        recs = ("ex", "in") if proj.receptor == "dale" else (proj.receptor,)
-        for r in recs:
+        for r in proj.channels:
             key = f"{proj.post}:{r}"
             max_delay[key] = max(max_delay.get(key, 1), proj.synapses.max_delay)
     rings = {k: ring_init(net.populations[k.split(":")[0]].n, max_delay.get(k, 1)) for k in net.ring_keys()}

@@ -112,18 +112,9 @@ def build(conn: cx.Connectivity, impl: str = "auto", dt: float = 0.1, rate_hz: f
     if impl in ("dense", "pull") and conn.delay.heterogeneous:
         raise ValueError(f"impl {impl!r} supports one delay per projection; heterogeneous delays "
                          "need 'event', 'segment_sum' or 'procedural'")
-    cap = cap or event_cap(conn.n_pre, rate_hz, dt)
-    syn = Synapses(conn=conn, impl=impl, cap=cap, dt=dt)
     if impl in ("event", "segment_sum", "dense"):
-        ell = cx.materialize(conn, dt)
-        if impl == "event":
-            syn = syn.replace(ell=ell)
-        elif impl == "segment_sum":
-            pre, post, w, d = cx.to_coo(ell)
-            syn = syn.replace(coo=tuple(jnp.asarray(a) for a in (pre, post, w, d)))
-        else:
-            syn = syn.replace(w_dense=cx.to_dense(ell))
-    return syn
+        return from_ell(conn, cx.materialize(conn, dt), impl, dt, rate_hz, cap)
+    return Synapses(conn=conn, impl=impl, cap=cap or event_cap(conn.n_pre, rate_hz, dt), dt=dt)
 
 
 def from_ell(conn: cx.Connectivity, ell: cx.Ell, impl: str = "event", dt: float = 0.1,

@@ -10,8 +10,8 @@ from jaxbrain import connectivity as cx
 
 
 def _dense_bool(conn):
-    return np.asarray(cx.to_dense(cx.materialize(conn).replace(
-        weights=jnp.ones_like(cx.materialize(conn).weights)))) > 0
+    ell = cx.materialize(conn)
+    return np.asarray(cx.to_dense(ell.replace(weights=jnp.ones_like(ell.weights)))) > 0
 
 
 def test_fixed_prob_in_degree_is_binomial():
