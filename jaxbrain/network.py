@@ -194,8 +194,7 @@ def _deliver_dale(net, proj, s, rings, t):
     """Dale projection: excitatory sources into 'ex', inhibitory into 'in' (as conductance
     magnitudes for conductance-based targets, signed currents otherwise)."""
     conn = proj.synapses.conn
-    n_exc = int(round((conn.exc_fraction if conn.exc_fraction is not None else 1.0) * conn.n_pre))
-    is_exc = jnp.arange(conn.n_pre) < n_exc
+    is_exc = conn.sign(jnp.arange(conn.n_pre)) > 0  # the Dale rule of the connectivity
     post_cond = net.populations[proj.post].conductance
     ke, ki = f"{proj.post}:ex", f"{proj.post}:in"
     rings[ke] = propagation.deliver(proj.synapses, jnp.where(is_exc, s, 0.0), rings[ke], t)
