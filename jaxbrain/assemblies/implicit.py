@@ -66,7 +66,7 @@ def connected(seed, fibre_id, p, src_ids, dst_ids) -> jax.Array:
 
 
 def area_input(seed: int, fibre_id: int, p: float, src_ids, src_valid, n_dst: int,
-               dtype=jnp.float32) -> jax.Array:
+               dtype=jnp.float32, method: str = "auto") -> jax.Array:
     """Number of synapses from the firing sources onto every target neuron.
 
     Arguments:
@@ -75,13 +75,31 @@ def area_input(seed: int, fibre_id: int, p: float, src_ids, src_valid, n_dst: in
         src_ids: int[k] firing source neuron ids.
         src_valid: bool[k] which entries of ``src_ids`` fire.
         n_dst: number of target neurons (static).
+        method: ``"fused"`` (one ``[k, n]`` compare-and-sum that XLA fuses: GPU),
+            ``"loop"`` (``fori_loop`` over the k sources, each an n-vector hash: 4-7x
+            faster on the CPU backend, where the fused reduction does not vectorise) or
+            ``"auto"`` (loop on CPU, fused elsewhere). Same result bit for bit.
     Returns:
         ``dtype[n_dst]`` synapse counts (integers).
     """
+    if method == "auto":
+        method = "loop" if jax.default_backend() == "cpu" else "fused"
     # materialise the k source keys (else XLA recomputes them for every pair)
-    a = jax.lax.optimization_barrier(source_keys(seed, fibre_id, src_ids))[:, None]
+    a = jax.lax.optimization_barrier(source_keys(seed, fibre_id, src_ids))
+    valid = jnp.asarray(src_valid, bool)
+    t = p_threshold(p)
+    if method == "loop":
+        j = jnp.arange(n_dst, dtype=jnp.uint32)
+
+        def body(i, acc):
+            return acc + ((pair_hash(a[i], j) < t) & valid[i]).astype(jnp.int32)
+
+        return jax.lax.fori_loop(0, a.shape[0], body,
+                                 jnp.zeros((n_dst,), jnp.int32)).astype(dtype)
+    if method != "fused":
+        raise ValueError(f"area_input: method {method!r}; allowed: 'auto', 'loop', 'fused'")
     j = jax.lax.broadcasted_iota(jnp.uint32, (1, n_dst), 1)
-    hit = (pair_hash(a, j) < p_threshold(p)) & jnp.asarray(src_valid, bool)[:, None]
+    hit = (pair_hash(a[:, None], j) < t) & valid[:, None]
     return jnp.sum(hit, axis=0, dtype=jnp.int32).astype(dtype)
 
 

@@ -1,0 +1,105 @@
+"""The NEMO English parser (parser.py semantics) with dependencies read from the neurons.
+
+Each sentence is parsed in a fresh brain (LEX explicit, 20 words x lex_k; syntactic areas
+n = 1e4, k = 100; p = 0.1; 20 projection rounds per word, reference defaults) under the
+word categories' inhibit / disinhibit rules; then, with plasticity off, the dependencies
+are read out by projecting from VERB along the fibres that fired and back into LEX, where
+the word whose assembly holds the most of LEX's winners (>= 0.7) is read. Success for a
+sentence: the read dependencies equal its hand-written gold dependencies exactly.
+Reference speed: 1.5-3.4 s per parsed sentence (reference parser.py, 2 CPU cores).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from jaxbrain.config import ConfigError, at_least, nonnegative, open_prob, param, positive
+
+
+@dataclass(frozen=True)
+class Config:
+    p: float = param(0.1, open_prob, "connection probability")
+    lex_k: int = param(20, positive, "LEX (and DET) cap")
+    n: int = param(10_000, positive, "neurons per syntactic area")
+    k: int = param(100, positive, "cap of the syntactic areas")
+    default_beta: float = param(0.2, nonnegative, "default plasticity")
+    lex_beta: float = param(1.0, nonnegative, "LEX <-> syntactic area plasticity")
+    recurrent_beta: float = param(0.05, nonnegative, "syntactic area self-loop plasticity")
+    interarea_beta: float = param(0.5, nonnegative, "plasticity between syntactic areas")
+    project_rounds: int = param(20, at_least(1), "projection rounds per word")
+    store_capacity: int = param(8192, positive, "learned-delta slots per fibre")
+    seeds: tuple[int, ...] = param((0, 1, 2), nonnegative, "connectivity seeds (one pass each)")
+    sentences: tuple[str, ...] = param((), None, "sentences to parse (empty: the whole test set)")
+
+    def check(self):
+        from jaxbrain.assemblies.parser import TEST_SENTENCES
+        known = [s for s, _ in TEST_SENTENCES]
+        for s in self.sentences:
+            if s not in known:
+                raise ConfigError(f"config key 'sentences': value {s!r} has no gold parse; "
+                                  f"allowed: {known}")
+        if not self.k < self.n or not self.lex_k < self.n:
+            raise ConfigError(f"config key 'k': value {self.k} must be < n = {self.n}")
+        if not self.seeds:
+            raise ConfigError("config key 'seeds': value [] is not allowed; allowed: at least one seed")
+
+
+def run(cfg: Config, out: Path) -> dict:
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from jaxbrain.assemblies import parser as P
+
+    gold = dict(P.TEST_SENTENCES)
+    sents = list(cfg.sentences) or list(gold)
+    per_seed = {}
+    compile_s = None
+    for seed in cfg.seeds:
+        ps = P.ParserSpec(p=cfg.p, lex_k=cfg.lex_k, n=cfg.n, k=cfg.k,
+                          default_beta=cfg.default_beta, lex_beta=cfg.lex_beta,
+                          recurrent_beta=cfg.recurrent_beta, interarea_beta=cfg.interarea_beta,
+                          project_rounds=cfg.project_rounds, seed=seed,
+                          store_capacity=cfg.store_capacity)
+        if compile_s is None:   # first parse of every sentence shape compiles the kernels
+            t0 = time.perf_counter()
+            P.parse_sentences(ps, sents)
+            compile_s = time.perf_counter() - t0
+        P.parse_sentences(ps, sents[:1])   # per-seed warm-up (two tiny kernels take the seed)
+        rows = P.parse_sentences(ps, sents)
+        for r in rows:
+            r.update(P.score(r["dependencies"], gold[r["sentence"]]))
+        per_seed[seed] = rows
+    all_rows = [r for rows in per_seed.values() for r in rows]
+    words = [len(r["sentence"].split()) for r in all_rows]
+    secs = [r["seconds"] for r in all_rows]
+    exact = np.array([r["exact"] for r in all_rows])
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(sents) + 1.5))
+    seed0 = per_seed[cfg.seeds[0]]
+    ax.barh(range(len(sents)), [r["seconds"] for r in seed0],
+            color=["tab:green" if r["exact"] else "tab:red" for r in seed0])
+    ax.set_yticks(range(len(sents)), [r["sentence"] for r in seed0], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"seconds per parse + readout (seed {cfg.seeds[0]}; green: all dependencies "
+                  "correct)")
+    ax.set_title(f"NEMO parser: {exact.mean():.0%} of {len(all_rows)} parses exact "
+                 f"({len(cfg.seeds)} seeds)")
+    fig.tight_layout()
+    fig.savefig(out / "parser.png", dpi=120)
+    plt.close(fig)
+    return {
+        "fraction_exact": float(exact.mean()),
+        "fraction_exact_by_seed": {str(s): float(np.mean([r["exact"] for r in rows]))
+                                   for s, rows in per_seed.items()},
+        "dependency_recall": float(np.mean([r["recall"] for r in all_rows])),
+        "seconds_per_sentence_mean": float(np.mean(secs)),
+        "seconds_per_sentence_median": float(np.median(secs)),
+        "seconds_per_word_mean": float(np.sum(secs) / np.sum(words)),
+        "first_pass_with_compile_s": compile_s,
+        "store_dropped_total": int(sum(r["store_dropped"] for r in all_rows)),
+        "store_max_fill": float(max(r["store_max_fill"] for r in all_rows)),
+        "failures": [{"seed": s, "sentence": r["sentence"], "read": r["dependencies"]}
+                     for s, rows in per_seed.items() for r in rows if not r["exact"]],
+        "parses_seed0": [{"sentence": r["sentence"], "dependencies": r["dependencies"],
+                          "seconds": r["seconds"]} for r in seed0],
+    }

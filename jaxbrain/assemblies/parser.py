@@ -1,0 +1,505 @@
+"""The NEMO English parser (Mitropolsky & Papadimitriou's parser.py semantics) on the
+implicit-mode brain, with dependencies read out from the neurons.
+
+Brain (reference defaults, :class:`ParserSpec`): an explicit area ``LEX`` holding one fixed
+assembly of ``lex_k`` neurons per word of the lexicon (word ``i`` = neurons
+``i*lex_k .. i*lex_k + lex_k - 1``), and the syntactic areas ``SUBJ, OBJ, VERB, ADJ, ADVERB,
+PREP, PREP_P`` (``n = 1e4, k = 100``) and ``DET`` (``n = 1e4, k = lex_k``); p = 0.1.
+Plasticity: LEX <-> syntactic area 1.0, self-loops of syntactic areas 0.05, between two
+syntactic areas 0.5, everything touching DET (and LEX -> LEX) 0.2.
+
+Control (symbolic, the "rules" of each word's category; nothing neural is decided here):
+
+* every area has a set of inhibition *indices* (inhibited while the set is non-empty); every
+  unordered pair of areas (a *fibre*, both directions) likewise. At the start ``LEX, SUBJ,
+  VERB`` are disinhibited, everything else is inhibited with index 0;
+* word ``w``: LEX fires ``w``'s assembly (fixed); the category's *pre-rules* inhibit or
+  disinhibit areas / fibres; the **projection map** is every ``a -> b`` with ``a, b``
+  disinhibited, the fibre ``{a, b}`` disinhibited, ``a`` holding an assembly (not LEX -> LEX
+  through the fibre), plus ``b -> b`` whenever ``b`` holds an assembly and has an open fibre
+  from a disinhibited area; areas that fire but receive nothing from LEX are fixed, areas LEX
+  projects into are erased (their assembly is rebuilt from LEX); then ``project_rounds``
+  synchronous projections, recomputing the map every round; then the *post-rules*.
+
+Which areas hold an assembly depends only on this control, never on neural values, so
+:func:`plan` compiles a sentence's category sequence into a static list of neural
+operations, and :func:`parse` runs them (one jitted call per distinct projection map and
+round count, cached across sentences) with the word indices as data.
+
+Readout (plasticity off, all assemblies unfixed; reference ``read_out`` with fibre
+readout): starting at VERB, project the area into every area it ever fired into that the
+readout rules allow (:data:`READOUT_RULES`); the area's word is LEX's assembly; for every
+such target ``t`` project ``t -> LEX`` and read LEX: dependency ``(word, LEX's word, t)``;
+recurse into the targets. **LEX is read by overlap**: the word whose assembly holds the most
+of LEX's current winners, if it holds at least ``min_overlap`` (0.7) of them, else
+``None``. The dependencies come from neural activity only; the gold dependencies of
+:data:`TEST_SENTENCES` are used for scoring only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from . import brain as B
+from .fibrewise import project_round
+
+__all__ = ["LEX", "DET", "SUBJ", "OBJ", "VERB", "ADJ", "ADVERB", "PREP", "PREP_P", "AREAS",
+           "SYNTACTIC_AREAS", "ENGLISH_LEXICON", "CATEGORY_RULES", "READOUT_RULES",
+           "TEST_SENTENCES", "ParserSpec", "AreaRule", "FibreRule", "Plan", "make_brain_spec",
+           "plan", "parse", "read_out", "lex_word", "parse_sentences", "score"]
+
+LEX, DET, SUBJ, OBJ, VERB = "LEX", "DET", "SUBJ", "OBJ", "VERB"
+ADJ, ADVERB, PREP, PREP_P = "ADJ", "ADVERB", "PREP", "PREP_P"
+AREAS = (LEX, DET, SUBJ, OBJ, VERB, ADJ, ADVERB, PREP, PREP_P)
+#: areas with recurrent plasticity beta (DET is not one of them in the reference)
+SYNTACTIC_AREAS = (SUBJ, OBJ, VERB, ADJ, ADVERB, PREP, PREP_P)
+_INITIAL = (LEX, SUBJ, VERB)
+
+
+class AreaRule(NamedTuple):
+    """Inhibit (``inhibit=True``) or disinhibit ``area`` with inhibition index ``index``."""
+    inhibit: bool
+    area: str
+    index: int = 0
+
+
+class FibreRule(NamedTuple):
+    """Inhibit or disinhibit the fibre ``{a, b}`` (both directions) with index ``index``."""
+    inhibit: bool
+    a: str
+    b: str
+    index: int = 0
+
+
+def _fib(inhibit, pairs, index=0):
+    return [FibreRule(inhibit, a, b, index) for a, b in pairs]
+
+
+# The categories' rules (parser.py's generic_noun, generic_trans_verb, ...): pre-rules
+# open the fibres a word of this category may use, post-rules close them again.
+_NOUN_FIBRES = [(LEX, SUBJ), (LEX, OBJ), (LEX, PREP_P), (DET, SUBJ), (DET, OBJ), (DET, PREP_P),
+                (ADJ, SUBJ), (ADJ, OBJ), (ADJ, PREP_P), (VERB, OBJ), (PREP_P, PREP),
+                (PREP_P, SUBJ), (PREP_P, OBJ)]
+_NP_FIBRES_1 = [(LEX, SUBJ), (LEX, OBJ), (DET, SUBJ), (DET, OBJ), (ADJ, SUBJ), (ADJ, OBJ)]
+
+CATEGORY_RULES = {
+    "noun": (
+        _fib(False, _NOUN_FIBRES),
+        [AreaRule(True, a) for a in (DET, ADJ, PREP_P, PREP)]
+        + _fib(True, [(LEX, SUBJ), (LEX, OBJ), (LEX, PREP_P), (ADJ, SUBJ), (ADJ, OBJ),
+                      (ADJ, PREP_P), (DET, SUBJ), (DET, OBJ), (DET, PREP_P), (VERB, OBJ),
+                      (PREP_P, PREP), (PREP_P, VERB)])
+        + _fib(False, _NP_FIBRES_1, 1)
+        + _fib(True, [(PREP_P, SUBJ), (PREP_P, OBJ), (VERB, ADJ)])),
+    "trans_verb": (
+        _fib(False, [(LEX, VERB), (VERB, SUBJ), (VERB, ADVERB)]) + [AreaRule(False, ADVERB, 1)],
+        _fib(True, [(LEX, VERB)]) + [AreaRule(False, OBJ), AreaRule(True, SUBJ),
+                                     AreaRule(True, ADVERB)]
+        + _fib(False, [(PREP_P, VERB)])),
+    "intrans_verb": (
+        _fib(False, [(LEX, VERB), (VERB, SUBJ), (VERB, ADVERB)]) + [AreaRule(False, ADVERB, 1)],
+        _fib(True, [(LEX, VERB)]) + [AreaRule(True, SUBJ), AreaRule(True, ADVERB)]
+        + _fib(False, [(PREP_P, VERB)])),
+    "copula": (
+        _fib(False, [(LEX, VERB), (VERB, SUBJ)]),
+        _fib(True, [(LEX, VERB)]) + [AreaRule(False, OBJ), AreaRule(True, SUBJ)]
+        + _fib(False, [(ADJ, VERB)])),
+    "adverb": (
+        [AreaRule(False, ADVERB)] + _fib(False, [(LEX, ADVERB)]),
+        _fib(True, [(LEX, ADVERB)]) + [AreaRule(True, ADVERB, 1)]),
+    "det": (
+        [AreaRule(False, DET)] + _fib(False, [(LEX, DET)]),
+        _fib(True, [(LEX, DET), (VERB, ADJ)])),
+    "adj": (
+        [AreaRule(False, ADJ)] + _fib(False, [(LEX, ADJ)]),
+        _fib(True, [(LEX, ADJ), (VERB, ADJ)])),
+    "prep": (
+        [AreaRule(False, PREP)] + _fib(False, [(LEX, PREP)]),
+        _fib(True, [(LEX, PREP)]) + [AreaRule(False, PREP_P)] + _fib(True, _NP_FIBRES_1, 1)),
+}
+
+#: the reference lexicon (word, category); word i owns LEX neurons i*lex_k .. i*lex_k+lex_k-1
+ENGLISH_LEXICON = (
+    ("the", "det"), ("a", "det"), ("dogs", "noun"), ("cats", "noun"), ("mice", "noun"),
+    ("people", "noun"), ("chase", "trans_verb"), ("love", "trans_verb"), ("bite", "trans_verb"),
+    ("of", "prep"), ("big", "adj"), ("bad", "adj"), ("run", "intrans_verb"),
+    ("fly", "intrans_verb"), ("quickly", "adverb"), ("in", "prep"), ("are", "copula"),
+    ("man", "noun"), ("woman", "noun"), ("saw", "trans_verb"))
+
+#: which fibres the readout follows from each area (parser.py's ENGLISH_READOUT_RULES)
+READOUT_RULES = {
+    VERB: (LEX, SUBJ, OBJ, PREP_P, ADVERB, ADJ),
+    SUBJ: (LEX, DET, ADJ, PREP_P),
+    OBJ: (LEX, DET, ADJ, PREP_P),
+    PREP_P: (LEX, PREP, ADJ, DET),
+    PREP: (LEX,), ADJ: (LEX,), DET: (LEX,), ADVERB: (LEX,), LEX: (),
+}
+
+#: sentences over the reference lexicon with their gold dependencies (head, dependent,
+#: relation area), written by hand in the reference's readout convention: the verb heads
+#: SUBJ / OBJ / ADVERB / ADJ (copula) / PREP_P; a noun heads its DET, ADJ and PREP_P; the
+#: noun of a prepositional phrase heads its PREP.
+TEST_SENTENCES = (
+    ("cats chase mice", [("chase", "cats", SUBJ), ("chase", "mice", OBJ)]),
+    ("people bite dogs", [("bite", "people", SUBJ), ("bite", "dogs", OBJ)]),
+    ("dogs love people", [("love", "dogs", SUBJ), ("love", "people", OBJ)]),
+    ("man saw woman", [("saw", "man", SUBJ), ("saw", "woman", OBJ)]),
+    ("dogs run", [("run", "dogs", SUBJ)]),
+    ("dogs chase cats quickly", [("chase", "dogs", SUBJ), ("chase", "cats", OBJ),
+                                 ("chase", "quickly", ADVERB)]),
+    ("cats run quickly", [("run", "cats", SUBJ), ("run", "quickly", ADVERB)]),
+    ("the dogs chase cats", [("chase", "dogs", SUBJ), ("chase", "cats", OBJ),
+                             ("dogs", "the", DET)]),
+    ("the big dogs chase the bad cats",
+     [("chase", "dogs", SUBJ), ("chase", "cats", OBJ), ("dogs", "the", DET),
+      ("dogs", "big", ADJ), ("cats", "the", DET), ("cats", "bad", ADJ)]),
+    ("a man saw the woman", [("saw", "man", SUBJ), ("saw", "woman", OBJ), ("man", "a", DET),
+                             ("woman", "the", DET)]),
+    ("big people bite bad mice", [("bite", "people", SUBJ), ("bite", "mice", OBJ),
+                                  ("people", "big", ADJ), ("mice", "bad", ADJ)]),
+    ("cats are bad", [("are", "cats", SUBJ), ("are", "bad", ADJ)]),
+    ("the man of the cats saw dogs",
+     [("saw", "man", SUBJ), ("saw", "dogs", OBJ), ("man", "the", DET), ("man", "cats", PREP_P),
+      ("cats", "of", PREP), ("cats", "the", DET)]),
+    ("dogs chase cats in people", [("chase", "dogs", SUBJ), ("chase", "cats", OBJ),
+                                   ("cats", "people", PREP_P), ("people", "in", PREP)]),
+)
+
+
+@dataclass(frozen=True)
+class ParserSpec:
+    """Parser sizes and plasticities (reference ``EnglishParserBrain`` / ``parse`` defaults).
+
+    Attributes:
+        p: connection probability of every fibre.
+        lex_k: LEX (and DET) cap; LEX has ``len(lexicon) * lex_k`` neurons.
+        n, k: size and cap of the syntactic areas.
+        default_beta, lex_beta, recurrent_beta, interarea_beta: plasticities (see module doc).
+        project_rounds: synchronous projections per word.
+        min_overlap: fraction of LEX's winners a word's assembly must hold to be read.
+        seed: connectivity seed.
+        store_capacity: learned-delta slots per fibre (one sentence; ``dropped`` is reported).
+        hebb_density: cap on the fraction of winner pairs of a fibre updated per step
+            (:func:`project_round`; overflow is counted in ``dropped``).
+        kcap: k-cap method of :mod:`.kcap`.
+        lexicon: ``(word, category)`` pairs; categories are keys of :data:`CATEGORY_RULES`.
+    """
+    p: float = 0.1
+    lex_k: int = 20
+    n: int = 10_000
+    k: int = 100
+    default_beta: float = 0.2
+    lex_beta: float = 1.0
+    recurrent_beta: float = 0.05
+    interarea_beta: float = 0.5
+    project_rounds: int = 20
+    min_overlap: float = 0.7
+    seed: int = 0
+    store_capacity: int = 2**13
+    hebb_density: float = 0.4
+    kcap: str = "top_k"
+    lexicon: tuple = ENGLISH_LEXICON
+
+    def __post_init__(self):
+        cats = {c for _, c in self.lexicon}
+        bad = cats - set(CATEGORY_RULES)
+        if bad:
+            raise ValueError(f"ParserSpec.lexicon: unknown categories {sorted(bad)}; allowed: "
+                             f"{sorted(CATEGORY_RULES)}")
+        words = [w for w, _ in self.lexicon]
+        if len(set(words)) != len(words):
+            raise ValueError("ParserSpec.lexicon: words must be unique")
+        if not 0.5 < self.min_overlap <= 1.0:
+            raise ValueError(f"ParserSpec.min_overlap={self.min_overlap!r} must be in (0.5, 1] "
+                             "(so at most one word can match)")
+        if self.project_rounds < 1:
+            raise ValueError(f"ParserSpec.project_rounds={self.project_rounds!r} must be >= 1")
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return tuple(w for w, _ in self.lexicon)
+
+    def word_index(self, word: str) -> int:
+        try:
+            return self.words.index(word)
+        except ValueError:
+            raise KeyError(f"word {word!r} is not in the parser's lexicon {self.words}") from None
+
+    def category(self, word: str) -> str:
+        return self.lexicon[self.word_index(word)][1]
+
+
+def _fibre_beta(ps: ParserSpec, src: str, dst: str) -> float:
+    syn = set(SYNTACTIC_AREAS)
+    if src == LEX and dst in syn or dst == LEX and src in syn:
+        return ps.lex_beta
+    if src == dst and src in syn:
+        return ps.recurrent_beta
+    if src in syn and dst in syn:
+        return ps.interarea_beta
+    return ps.default_beta
+
+
+def _rule_pairs() -> set:
+    pairs = set()
+    for pre, post in CATEGORY_RULES.values():
+        for r in pre + post:
+            if isinstance(r, FibreRule):
+                pairs.add(frozenset((r.a, r.b)))
+    return pairs
+
+
+def make_brain_spec(ps: ParserSpec) -> B.BrainSpec:
+    """The parser's brain: every fibre a rule can open (both directions) and every
+    self-loop, with the reference's plasticities."""
+    areas = [B.Area(LEX, len(ps.lexicon) * ps.lex_k, ps.lex_k, ps.default_beta)]
+    for a in AREAS[1:]:
+        areas.append(B.Area(a, ps.n, ps.lex_k if a == DET else ps.k, ps.default_beta))
+    fibres = []
+    for pair in sorted(_rule_pairs(), key=sorted):
+        a, b = sorted(pair)
+        fibres += [B.Fibre(a, b, beta=_fibre_beta(ps, a, b)),
+                   B.Fibre(b, a, beta=_fibre_beta(ps, b, a))]
+    fibres += [B.Fibre(a, a, beta=_fibre_beta(ps, a, a)) for a in AREAS]
+    return B.BrainSpec(areas=tuple(areas), fibres=tuple(fibres), p=ps.p, seed=ps.seed,
+                       store_capacity=ps.store_capacity, kcap=ps.kcap, track_support=False)
+
+
+# ---- symbolic control: sentence categories -> neural operations ----------------------------
+
+ProjectMap = tuple   # ((src, (dst, ...)), ...) sorted: hashable, static
+
+
+class Plan(NamedTuple):
+    """A sentence compiled to neural operations.
+
+    Attributes:
+        ops: per word, a tuple of operations ``("fix", area)``, ``("clear", area)`` or
+            ``("project", ProjectMap, rounds)`` run after LEX fires the word.
+        fired: ``{area: (targets...)}`` every fibre that fired during the parse.
+    """
+    ops: tuple
+    fired: dict
+
+
+class _Control:
+    """Inhibition indices of areas and fibres and which areas hold an assembly (host side)."""
+
+    def __init__(self):
+        self.area = {a: set() if a in _INITIAL else {0} for a in AREAS}
+        self.fibre = defaultdict(lambda: {0})
+        self.holds = set()
+
+    def apply(self, rule):
+        if isinstance(rule, AreaRule):
+            s = self.area[rule.area]
+        else:
+            s = self.fibre[frozenset((rule.a, rule.b))]
+        (s.add if rule.inhibit else s.discard)(rule.index)
+
+    def project_map(self) -> dict:
+        pm = defaultdict(set)
+        for a in AREAS:
+            if self.area[a]:
+                continue
+            for b in AREAS:
+                if a == b or self.area[b] or self.fibre[frozenset((a, b))]:
+                    continue
+                if a in self.holds:
+                    pm[a].add(b)
+                if b in self.holds:
+                    pm[b].add(b)
+        return pm
+
+
+def _freeze(pm) -> ProjectMap:
+    return tuple(sorted((a, tuple(sorted(t))) for a, t in pm.items() if t))
+
+
+def plan(categories, project_rounds: int = 20) -> Plan:
+    """Compile a sentence's category sequence into neural operations (host side, static).
+
+    Arguments:
+        categories: one key of :data:`CATEGORY_RULES` per word.
+        project_rounds: projections per word.
+    Returns:
+        A :class:`Plan`; raises ``ValueError`` if LEX would project into more than one
+        syntactic area (the reference's "war of fibres").
+    """
+    ctl = _Control()
+    fired = defaultdict(set)
+    ops = []
+    for pos, cat in enumerate(categories):
+        if cat not in CATEGORY_RULES:
+            raise KeyError(f"unknown category {cat!r}; allowed: {sorted(CATEGORY_RULES)}")
+        pre, post = CATEGORY_RULES[cat]
+        ctl.holds.add(LEX)
+        for r in pre:
+            ctl.apply(r)
+        word_ops = []
+        pm = ctl.project_map()
+        if len(pm.get(LEX, set()) - {LEX}) > 1:
+            raise ValueError(f"word {pos} ({cat}): LEX projects into several areas "
+                             f"{sorted(pm[LEX])}")
+        lex_targets = pm.get(LEX, set())
+        for a in sorted(pm):
+            if a not in lex_targets:
+                word_ops.append(("fix", a))
+            elif a != LEX:
+                word_ops.append(("clear", a))
+                ctl.holds.discard(a)
+        last, count = None, 0
+        for _ in range(project_rounds):
+            pm = ctl.project_map()
+            for a, t in pm.items():
+                fired[a] |= t
+            frozen = _freeze(pm)
+            if frozen != last and count:
+                word_ops.append(("project", last, count))
+                count = 0
+            last = frozen
+            count += 1
+            ctl.holds |= {b for t in pm.values() for b in t}
+        if count:
+            word_ops.append(("project", last, count))
+        for r in post:
+            ctl.apply(r)
+        ops.append(tuple(word_ops))
+    return Plan(tuple(ops), {a: tuple(sorted(t)) for a, t in fired.items()})
+
+
+# ---- neural execution (rounds: :func:`.fibrewise.project_round`) ------------------------
+
+@partial(jax.jit, static_argnums=(0,))
+def _activate_lex(spec, state, word):
+    return B.activate(spec, state, LEX, word)
+
+
+def lex_word(spec: B.BrainSpec, state: B.BrainState, num_words: int, min_overlap: float):
+    """Which word LEX's current assembly is: int32[] word index, or -1 if no word's assembly
+    holds ``min_overlap`` of LEX's winners (pure; jit-able).
+
+    The word with the largest overlap wins (word ``i`` = LEX neurons ``i*k .. i*k + k - 1``).
+    """
+    a = spec.area(LEX)
+    w = state.areas[LEX].winners
+    ok = w != B.PAD
+    counts = jnp.zeros((num_words,), jnp.int32).at[jnp.where(ok, w // a.k, num_words)].add(
+        1, mode="drop")
+    best = jnp.argmax(counts)
+    return jnp.where(counts[best] >= min_overlap * a.k, best, -1).astype(jnp.int32)
+
+
+_lex_word = jax.jit(lex_word, static_argnums=(0, 2, 3))
+
+
+def parse(spec: B.BrainSpec, ps: ParserSpec, state: B.BrainState, words, the_plan: Plan):
+    """Run a planned sentence: for each word LEX fires its assembly, then the plan's ops.
+
+    Arguments:
+        spec, ps: the brain and parser specs; state: a fresh brain (``B.init(spec)``).
+        words: word indices (ints), one per planned word.
+        the_plan: :func:`plan` of the words' categories.
+    Returns:
+        The brain after the sentence.
+    """
+    if len(words) != len(the_plan.ops):
+        raise ValueError(f"parse: {len(words)} words for a plan of {len(the_plan.ops)}")
+    fixed = {a.name for a in spec.areas if bool(state.areas[a.name].fixed)}
+    for w, word_ops in zip(words, the_plan.ops):
+        state = _activate_lex(spec, state, jnp.int32(w))
+        fixed.add(LEX)
+        for op in word_ops:
+            if op[0] == "fix":
+                state = B.fix(state, op[1])
+                fixed.add(op[1])
+            elif op[0] == "clear":
+                state = B.clear(spec, state, op[1])
+                fixed.discard(op[1])
+            else:
+                for _ in range(op[2]):
+                    state = project_round(spec, state, op[1], frozenset(fixed), True,
+                                          ps.hebb_density)
+    return state
+
+
+def _readout_order(fired: dict, rules=READOUT_RULES):
+    """Static readout schedule: [(area, targets)], depth first from VERB."""
+    order = []
+
+    def visit(area):
+        to = tuple(t for t in rules.get(area, ()) if t in fired.get(area, ()))
+        order.append((area, to))
+        for t in to:
+            if t != LEX:
+                visit(t)
+
+    visit(VERB)
+    return tuple(order)
+
+
+def read_out(spec: B.BrainSpec, ps: ParserSpec, state: B.BrainState, fired: dict):
+    """The dependencies ``[(head word, dependent word, relation area)]`` read from the
+    neurons (module doc); an unreadable LEX assembly gives ``None``."""
+    s = B.set_plasticity(state, False)
+    for a in spec.areas:
+        s = B.unfix(s, a.name)
+    nw, mo = len(ps.lexicon), float(ps.min_overlap)
+    words = ps.words
+
+    def word(st):
+        i = int(_lex_word(spec, st, nw, mo))
+        return words[i] if i >= 0 else None
+
+    deps = []
+    for area, to in _readout_order(fired):
+        s = project_round(spec, s, ((area, to),), learn=False)
+        head = word(s)
+        for t in to:
+            if t != LEX:
+                s = project_round(spec, s, ((t, (LEX,)),), learn=False)
+                deps.append((head, word(s), t))
+    return deps
+
+
+def parse_sentences(ps: ParserSpec, sentences, state0: B.BrainState | None = None):
+    """Parse each sentence in a fresh brain and read its dependencies from the neurons.
+
+    Arguments:
+        ps: parser spec; sentences: strings of lexicon words separated by spaces.
+        state0: the initial brain (default ``B.init(make_brain_spec(ps))``).
+    Returns:
+        ``[{"sentence", "dependencies", "seconds", "store_dropped", "store_max_fill"}]``.
+    """
+    spec = make_brain_spec(ps)
+    state0 = B.init(spec) if state0 is None else state0
+    out = []
+    for sent in sentences:
+        toks = sent.split()
+        idx = [ps.word_index(t) for t in toks]
+        t0 = time.perf_counter()
+        pl = plan([ps.category(t) for t in toks], ps.project_rounds)
+        st = parse(spec, ps, state0, idx, pl)
+        deps = read_out(spec, ps, st, pl.fired)
+        dt = time.perf_counter() - t0
+        sizes = {k: int(v.size) for k, v in st.stores.items()}
+        out.append({"sentence": sent, "dependencies": deps, "seconds": dt,
+                    "store_dropped": int(sum(int(v.dropped) for v in st.stores.values())),
+                    "store_max_fill": max(sizes.values()) / ps.store_capacity})
+    return out
+
+
+def score(predicted, gold) -> dict:
+    """Compare dependency lists as multisets: ``{"correct", "exact", "precision", "recall"}``."""
+    from collections import Counter
+    p, g = Counter(map(tuple, predicted)), Counter(map(tuple, gold))
+    hit = sum((p & g).values())
+    return {"correct": hit, "exact": p == g,
+            "precision": hit / max(sum(p.values()), 1), "recall": hit / max(sum(g.values()), 1)}

@@ -1,0 +1,101 @@
+"""The NEMO English parser: symbolic plan, neural round vs brain.project, neural readout."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxbrain.assemblies import brain as B
+from jaxbrain.assemblies import fibrewise as F
+from jaxbrain.assemblies import parser as P
+
+
+def _plan(sentence, ps=P.ParserSpec()):
+    return P.plan([ps.category(w) for w in sentence.split()], ps.project_rounds)
+
+
+def test_plan_cats_chase_mice():
+    pl = _plan("cats chase mice")
+    cats, chase, mice = pl.ops
+    # "cats": LEX builds SUBJ (round 1 from LEX only, then SUBJ recurrent + SUBJ -> LEX)
+    assert cats[0] == ("project", (("LEX", ("LEX", "SUBJ")),), 1)
+    assert cats[1][0] == "project" and ("SUBJ", ("LEX", "SUBJ")) in cats[1][1] and cats[1][2] == 19
+    # "chase": SUBJ fires into VERB but LEX does not project into SUBJ: SUBJ is fixed
+    assert chase[0] == ("fix", "SUBJ")
+    assert ("SUBJ", ("SUBJ", "VERB")) in chase[1][1]
+    # "mice": VERB fixed, LEX -> OBJ, VERB -> OBJ
+    assert mice[0] == ("fix", "VERB") and ("VERB", ("OBJ", "VERB")) in mice[1][1]
+    assert P._readout_order(pl.fired) == (("VERB", ("LEX", "SUBJ", "OBJ")), ("SUBJ", ("LEX",)),
+                                          ("OBJ", ("LEX",)))
+
+
+def test_plan_second_determiner_erases_det():
+    pl = _plan("the big dogs chase the bad cats")
+    assert pl.ops[4][0] == ("clear", "DET") and pl.ops[5][0] == ("clear", "ADJ")
+    order = P._readout_order(pl.fired)
+    assert ("SUBJ", ("LEX", "DET", "ADJ")) in order and ("OBJ", ("LEX", "DET", "ADJ")) in order
+
+
+def test_plan_and_spec_errors():
+    with pytest.raises(KeyError, match="unknown category"):
+        P.plan(["noun", "verbish"])
+    with pytest.raises(KeyError, match="not in the parser's lexicon"):
+        P.ParserSpec().word_index("unicorn")
+    with pytest.raises(ValueError, match="min_overlap"):
+        P.ParserSpec(min_overlap=0.4)
+    with pytest.raises(ValueError, match="unknown categories"):
+        P.ParserSpec(lexicon=(("x", "pronoun"),))
+
+
+def test_lex_word_reads_largest_overlap_above_threshold():
+    ps = P.ParserSpec()
+    spec = P.make_brain_spec(ps)
+    st = B.init(spec)
+    k, nw = ps.lex_k, len(ps.lexicon)
+    f = jax.jit(lambda s: P.lex_word(spec, s, nw, 0.7))
+    word3 = 3 * k + np.arange(k)
+    other = 7 * k + np.arange(k)
+    for n3, want in [(20, 3), (14, 3), (13, -1), (7, -1), (6, 7), (0, 7)]:
+        ids = np.concatenate([word3[:n3], other[:k - n3]])
+        assert int(f(B.set_winners(spec, st, "LEX", jnp.asarray(ids)))) == want, n3
+
+
+def _tiny(**kw):
+    return P.ParserSpec(**{"n": 2000, "k": 40, "lex_k": 10, "project_rounds": 6,
+                           "store_capacity": 4096, **kw})
+
+
+@pytest.mark.slow
+def test_round_matches_brain_project():
+    """The per-fibre kernels give exactly brain.project's state (winners and stores)."""
+    ps = _tiny()
+    spec = P.make_brain_spec(ps)
+    st = P.parse(spec, ps, B.init(spec), [3], _plan("cats", ps))   # SUBJ holds an assembly
+    st = P._activate_lex(spec, st, jnp.int32(6))
+    pm = (("LEX", ("LEX", "VERB")), ("SUBJ", ("SUBJ", "VERB")))
+    st = B.fix(st, "SUBJ")
+    ref = jax.jit(lambda s: B.project(spec, s, None, {a: list(t) for a, t in pm}))(st)
+    got = F.project_round(spec, st, pm, frozenset({"LEX", "SUBJ"}))
+    for a in ("LEX", "SUBJ", "VERB"):
+        np.testing.assert_array_equal(got.areas[a].winners, ref.areas[a].winners)
+    for key in ("LEX->VERB", "SUBJ->VERB", "SUBJ->SUBJ", "LEX->LEX"):
+        for x, y in zip(got.stores[key], ref.stores[key]):
+            np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sentence", ["cats chase mice", "the big dogs chase the bad cats"])
+def test_parse_reads_all_dependencies_from_neurons(sentence):
+    ps = P.ParserSpec()
+    gold = dict(P.TEST_SENTENCES)[sentence]
+    r = P.parse_sentences(ps, [sentence])[0]
+    assert r["store_dropped"] == 0
+    assert P.score(r["dependencies"], gold)["exact"], r["dependencies"]
+
+
+@pytest.mark.slow
+def test_parse_without_plasticity_fails():
+    """Negative control: with no learning the readout cannot recover the sentence."""
+    ps = P.ParserSpec(default_beta=0.0, lex_beta=0.0, recurrent_beta=0.0, interarea_beta=0.0)
+    r = P.parse_sentences(ps, ["cats chase mice"])[0]
+    assert not P.score(r["dependencies"], dict(P.TEST_SENTENCES)["cats chase mice"])["exact"]
