@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from scipy import stats
 
 from jaxbrain import rng
@@ -84,3 +85,14 @@ def test_seed_and_fibre_change_graph():
     c = np.asarray(implicit.connected(1, 1, 0.2, 5, j))
     assert 0.1 < a.mean() < 0.3
     assert (a != b).mean() > 0.2 and (a != c).mean() > 0.2
+
+
+def test_area_input_loop_equals_fused():
+    src = jnp.asarray([3, 17, 99, 1000, 4095, 2**31 - 1], jnp.int32)
+    valid = jnp.asarray([True, True, True, True, True, False])
+    a = implicit.area_input(5, 9, 0.1, src, valid, 5000, method="loop")
+    b = implicit.area_input(5, 9, 0.1, src, valid, 5000, method="fused")
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert float(a.sum()) > 0
+    with pytest.raises(ValueError, match="method"):
+        implicit.area_input(5, 9, 0.1, src, valid, 10, method="dense")
