@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["population_rate", "isi_cv", "spike_times", "pairwise_correlations", "neuron_rates"]
+__all__ = ["population_rate", "isi_cv", "spike_times", "pairwise_correlations", "neuron_rates",
+           "raster_from_spikes", "spike_statistics", "ks_distance"]
 
 
 def population_rate(pop_spikes: np.ndarray, n: int, dt: float, bin_ms: float = 1.0):
@@ -48,3 +49,42 @@ def pairwise_correlations(raster: np.ndarray, dt: float, bin_ms: float = 2.0,
         return np.zeros(0)
     c = np.corrcoef(counts.T)
     return c[np.triu_indices_from(c, k=1)]
+
+
+def raster_from_spikes(senders: np.ndarray, times_ms: np.ndarray, n: int, n_steps: int, dt: float,
+                       t0_ms: float = 0.0) -> np.ndarray:
+    """A [n_steps, n] boolean raster from spike events (e.g. another simulator's recorder).
+
+    ``senders`` are neuron indices in [0, n); a spike at time t (ms) falls in step
+    ``floor((t - t0_ms) / dt)``, so NEST's end-of-step stamps ``(k + 1) dt`` map to step ``k``
+    when ``t0_ms`` is the recording start plus one ``dt``. Events outside [0, n_steps) are dropped.
+    """
+    senders = np.asarray(senders, np.int64)
+    step = np.floor((np.asarray(times_ms, np.float64) - t0_ms) / dt + 1e-6).astype(np.int64)
+    keep = (step >= 0) & (step < n_steps) & (senders >= 0) & (senders < n)
+    raster = np.zeros((n_steps, n), bool)
+    raster[step[keep], senders[keep]] = True
+    return raster
+
+
+def spike_statistics(raster: np.ndarray, dt: float, bin_ms: float = 2.0, max_corr_neurons: int = 200,
+                     min_spikes: int = 3) -> dict:
+    """The three distributions the Potjans-Diesmann reference data compares, from one
+    population's [T, n] raster: per-neuron rates (Hz, every neuron), ISI CVs (neurons with at
+    least ``min_spikes`` spikes) and pairwise spike-count correlations (the first
+    ``max_corr_neurons`` active neurons, ``bin_ms`` bins)."""
+    return {"rate": neuron_rates(raster, dt), "cv": isi_cv(raster, dt, min_spikes),
+            "corr": pairwise_correlations(raster, dt, bin_ms, max_corr_neurons)}
+
+
+def ks_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sample Kolmogorov-Smirnov distance: the largest gap between the empirical CDFs of
+    ``a`` and ``b`` (0 for equal samples, 1 for disjoint ones; NaN when either is empty)."""
+    a = np.sort(np.asarray(a, np.float64).ravel())
+    b = np.sort(np.asarray(b, np.float64).ravel())
+    if a.size == 0 or b.size == 0:
+        return float("nan")
+    x = np.concatenate([a, b])
+    fa = np.searchsorted(a, x, side="right") / a.size
+    fb = np.searchsorted(b, x, side="right") / b.size
+    return float(np.abs(fa - fb).max())

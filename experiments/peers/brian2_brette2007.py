@@ -21,6 +21,9 @@ def main():
     ap.add_argument("--n-inh", type=int, default=800)
     ap.add_argument("--export", default="", help="save connectivity, initial state and spike "
                     "counts to this .npz (to run the identical network elsewhere)")
+    ap.add_argument("--load", default="", help="run the connectivity and initial state of this "
+                    ".npz (keys as --export writes: ce_i, ce_j, ci_i, ci_j, v0_mv, ge0, gi0) "
+                    "instead of drawing them")
     args = ap.parse_args()
     t0 = time.perf_counter()
     import brian2 as b2
@@ -49,14 +52,23 @@ def main():
     Pe, Pi = P[:args.n_exc], P[args.n_exc:]
     Ce = b2.Synapses(Pe, P, on_pre=on_e, delay=0.1 * ms)
     Ci = b2.Synapses(Pi, P, on_pre=on_i, delay=0.1 * ms)
-    Ce.connect(p=0.02)
-    Ci.connect(p=0.02)
-    if args.network == "coba":
-        P.v = "El + (randn() * 5 - 5) * mV"
-        P.ge = "(randn() * 1.5 + 4) * 10 * nS"
-        P.gi = "(randn() * 12 + 20) * 10 * nS"
+    given = np.load(args.load) if args.load else None
+    if given is not None:
+        Ce.connect(i=given["ce_i"], j=given["ce_j"])
+        Ci.connect(i=given["ci_i"], j=given["ci_j"])
+        unit = nS if args.network == "coba" else mV
+        P.v = given["v0_mv"] * mV
+        P.ge = given["ge0"] * unit
+        P.gi = given["gi0"] * unit
     else:
-        P.v = "Vr + rand() * (Vt - Vr)"
+        Ce.connect(p=0.02)
+        Ci.connect(p=0.02)
+        if args.network == "coba":
+            P.v = "El + (randn() * 5 - 5) * mV"
+            P.ge = "(randn() * 1.5 + 4) * 10 * nS"
+            P.gi = "(randn() * 12 + 20) * 10 * nS"
+        else:
+            P.v = "Vr + rand() * (Vt - Vr)"
     init = {"v0_mv": np.asarray(P.v / mV), "ge0": np.asarray(P.ge / (nS if args.network == "coba" else mV)),
             "gi0": np.asarray(P.gi / (nS if args.network == "coba" else mV)),
             "ce_i": np.asarray(Ce.i), "ce_j": np.asarray(Ce.j), "ci_i": np.asarray(Ci.i), "ci_j": np.asarray(Ci.j)}
