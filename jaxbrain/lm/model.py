@@ -29,7 +29,7 @@ from . import neuromodulation as nm
 from .modules import (MODULES, TAU_M, BrainSpec, Connectivity, ModState, NeuronConsts,
                       build_connectivity, init_state, neuron_consts, substep, synaptic_input)
 
-__all__ = ["SpikingLM", "make_model", "init_params", "param_count", "Carry", "init_carry",
+__all__ = ["SpikingLM", "make_model", "init_params", "calibrate", "param_count", "Carry", "init_carry",
            "token_step", "sequence_metrics", "batch_metrics", "loss_fn", "ALL_MODULATORS"]
 
 ALL_MODULATORS = jnp.ones((3,), jnp.float32)
@@ -98,6 +98,35 @@ def init_params(model: SpikingLM, key) -> dict:
     return _init(model.spec, model.vocab_size, key)
 
 
+def calibrate(model: SpikingLM, params: dict, input_ids: Int[Array, "B T"],
+              target_rate: float, iters: int = 40, verbose: bool = False) -> tuple[dict, np.ndarray]:
+    """Data-driven initial scaling (LSUV-like): rescale each module's incoming weights until
+    every module past the Thalamus fires at about ``target_rate`` spikes per neuron per
+    substep on ``input_ids``. Returns the new params and the final rates (6,).
+
+    The random init assumes a source rate; the real rates of the deep modules come out far
+    lower (0.2-0.5 % per substep), which starves the decoder and the working memory of
+    spikes. This fixes the operating point before training, as e-prop / LSNN do by choosing
+    input weights for 10-20 Hz."""
+    run = jax.jit(lambda p, x: batch_metrics(model, p, x, x, remat=False)[2])
+    x = jnp.asarray(input_ids)
+    rates = np.asarray(run(params, x))
+    for it in range(iters):
+        # small multiplicative steps: the recurrent loops make the rate a steep function of
+        # the gain (large steps jump between silence and runaway activity)
+        # the gain towards the (optimal) rate; the Thalamus (the input layer, driven by the
+        # token) keeps its init.
+        f = np.clip((target_rate / np.maximum(rates, 1e-4)) ** 0.3, 0.85, 1.2)
+        f[0] = 1.0
+        if verbose:
+            print(f"calibrate {it}: rates {np.round(rates, 4).tolist()}", flush=True)
+        if np.all(np.abs(np.log(np.maximum(rates[1:], 1e-6) / target_rate)) < np.log(1.2)):
+            break
+        params = {**params, "w": tuple(w * float(fi) for w, fi in zip(params["w"], f))}
+        rates = np.asarray(run(params, x))
+    return params, rates
+
+
 def param_count(params) -> int:
     return int(sum(np.prod(x.shape) for x in jax.tree_util.tree_leaves(params)))
 
@@ -131,10 +160,14 @@ def token_step(model: SpikingLM, params: dict, carry: Carry, tokens: Int[Array, 
     decay_out = float(np.exp(-1.0 / spec.tau_out))
     def one(state, _):
         cur = synaptic_input(params["w"], model.conn, state.s, dtype) + ext
-        return substep(model.consts, state, g_in * cur, g_beta, decay_out), None
+        return substep(model.consts, state, g_in * cur, g_beta, decay_out,
+                       surrogate_scale=spec.surrogate_scale), None
     state, _ = jax.lax.scan(one, carry.neurons, None, length=spec.substeps)
     b0 = spec.offset("broca")
-    readout = (state.z[b0:b0 + spec.out_dim] + READOUT_V * state.v[b0:b0 + spec.out_dim]).T
+    readout = state.z[b0:b0 + spec.out_dim]
+    if spec.readout == "membrane":
+        readout = readout + READOUT_V * state.v[b0:b0 + spec.out_dim]
+    readout = readout.T
     logits = readout @ params["w_dec"] + params["b_dec"][None, :]
     logp = jax.nn.log_softmax(logits, axis=-1)
     return Carry(state, logp, mod), logp

@@ -50,7 +50,6 @@ from jaxtyping import Array, Float
 
 from .. import rng
 from ..config import ConfigError
-from ..neurons import spike_fn
 
 __all__ = ["MODULES", "WIRING", "BrainSpec", "SCALES", "Connectivity", "build_connectivity",
            "NeuronConsts", "neuron_consts", "ModState", "init_state", "substep"]
@@ -74,6 +73,8 @@ TAU_A = {"thalamus": 20.0, "wernicke": 50.0, "broca": 50.0, "hippocampus": 400.0
          "pfc": 400.0, "basal_ganglia": 50.0}
 BETA = {"thalamus": 0.2, "wernicke": 0.5, "broca": 0.5, "hippocampus": 1.0, "pfc": 1.0,
         "basal_ganglia": 0.5}
+
+READOUTS = ("membrane", "trace")
 
 # the seeds' sizes (Thalamus, Wernicke, Broca, Hippocampus, PFC, Basal Ganglia), fan-outs,
 # embedding width and Broca output width; "tiny" is ours, for CPU tests.
@@ -101,6 +102,12 @@ class BrainSpec:
         substeps: neural substeps (1 ms each) per token.
         tau_out: readout trace time constant, ms.
         seed: connectivity seed.
+        readout: what the decoder reads of Broca's read-out neurons: ``"membrane"`` (spike
+            trace ``z`` plus membrane ``v``, the first version) or ``"trace"`` (only the
+            leaky trace ``z`` of their spikes: non-spiking leaky-integrator output neurons,
+            as in LSNN / e-prop).
+        surrogate_scale: dampening factor on the surrogate derivative (0.3 in Bellec et al.
+            2018); 1 leaves it undamped.
     """
     sizes: tuple = SCALES["tiny"]["sizes"]
     fanout: tuple = SCALES["tiny"]["fanout"]
@@ -109,6 +116,8 @@ class BrainSpec:
     substeps: int = 4
     tau_out: float = 2.0
     seed: int = 0
+    readout: str = "membrane"
+    surrogate_scale: float = 1.0
 
     def __post_init__(self):
         if len(self.sizes) != len(MODULES) or len(self.fanout) != len(MODULES):
@@ -120,6 +129,11 @@ class BrainSpec:
             raise ConfigError(f"out_dim {self.out_dim} must be in [1, Broca size {self.sizes[2]}]")
         if self.substeps < 1:
             raise ConfigError(f"substeps {self.substeps} must be >= 1")
+        if self.readout not in READOUTS:
+            raise ConfigError(f"readout {self.readout!r}; allowed: {list(READOUTS)}")
+        if not 0.0 < self.surrogate_scale <= 1.0 or not self.tau_out > 0:
+            raise ConfigError(f"surrogate_scale {self.surrogate_scale} must be in (0, 1] and "
+                              f"tau_out {self.tau_out} > 0")
 
     @classmethod
     def scale(cls, name: str, **kw) -> "BrainSpec":
@@ -232,8 +246,28 @@ def synaptic_input(weights, conn: Connectivity, s: Float[Array, "N B"], dtype=jn
     return jnp.concatenate(parts, axis=0)
 
 
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2))
+def spike_fn(x: Array, slope: float = 5.0, scale: float = 1.0) -> Array:
+    """Heaviside ``x >= 0``; the backward pass uses the fast-sigmoid surrogate
+    ``scale / (1 + slope |x|)^2`` (Zenke & Ganguli 2018; ``scale`` < 1 is the dampening
+    factor of Bellec et al. 2018). ``x`` is the distance to threshold over the threshold."""
+    return (x >= 0).astype(jnp.result_type(x, jnp.float32))
+
+
+def _spike_fwd(x, slope, scale):
+    return spike_fn(x, slope, scale), x
+
+
+def _spike_bwd(slope, scale, x, g):
+    return (g * scale / (1.0 + slope * jnp.abs(x)) ** 2,)
+
+
+spike_fn.defvjp(_spike_fwd, _spike_bwd)
+
+
 def substep(consts: NeuronConsts, state: ModState, current: Float[Array, "N B"],
-            gain_beta: Float[Array, "N B"], decay_out: float, slope: float = 5.0):
+            gain_beta: Float[Array, "N B"], decay_out: float, slope: float = 5.0,
+            surrogate_scale: float = 1.0):
     """One 1 ms update of all neurons (pipelined: ``current`` came from the previous spikes).
 
     Arguments:
@@ -252,7 +286,7 @@ def substep(consts: NeuronConsts, state: ModState, current: Float[Array, "N B"],
     v = alpha * state.v + current - theta_prev * s_prev
     a = rho * state.a + (1.0 - rho) * state.s
     theta = 1.0 + beta * a
-    s = spike_fn((v - theta) / theta, slope)
+    s = spike_fn((v - theta) / theta, slope, surrogate_scale)
     z = decay_out * state.z + s
     return ModState(v, a, s, z)
 
