@@ -7,20 +7,20 @@ Methods:
 
 * ``"top_k"``: ``lax.top_k`` (which returns the lower index first among equals), then a sort of
   the k indices. A sort-based kernel: fine for n up to ~1e6.
-* ``"threshold"``: a selection that reads the input a few times instead of sorting it, made
-  for NEMO inputs, which are mostly small integers (synapse counts) plus a few learned
-  increments:
+* ``"threshold"``: a radix selection that reads the input a few times instead of sorting it,
+  with no data-dependent branch (no ``lax.cond`` / ``while_loop``: on a GPU a cond costs a
+  device-to-host sync, and under ``vmap`` every branch would run):
 
-  1. ``lo, hi = min(x), max(x)``; the bracket ``[a, b) = [lo, nextafter(hi))`` holds the k-th
-     largest value ``v_k`` (``count(x >= a) >= k > count(x >= b)``).
-  2. ``passes`` times: count ``x >= t`` for ``bins - 1`` evenly spaced thresholds inside the
-     bracket in one fused pass, and shrink the bracket to the sub-interval holding ``v_k``.
-  3. If ``count(x >= a) <= cap``: gather those candidates (in index order) and take an exact
-     ``top_k`` of them; else, if every value in ``[a, b)`` is equal (many neurons tied at the
-     k-th input), all ``x >= b`` win plus the lowest-index ones in the bracket; else (values
-     closer than the bracket width, rare) fall back to ``top_k``. The result is always
-     exactly the top_k result. The common path costs one host sync (``lax.cond``); under
-     ``vmap`` the conds become selects and every branch runs (use ``top_k`` there).
+  1. map each input to an order-preserving uint32 key (``-0.0`` is first made ``+0.0`` so it
+     ties with ``0.0`` as in ``top_k``);
+  2. find the exact k-th largest key ``v`` ``bits`` bits at a time from the top: each pass
+     counts ``key >= prefix | m << shift`` for ``m = 1 .. 2**bits - 1`` in one fused pass and
+     keeps the largest ``m`` with count ``>= k`` (8 passes of 15 compares for ``bits = 4``);
+  3. winners: every ``key > v``, plus the lowest-index neurons with ``key == v`` up to k (one
+     cumsum), gathered in index order by ``nonzero(size=k)``.
+
+  Exact (always the top_k result, tested against a lexsort reference with ties) for any
+  float input; cost ``32 / bits`` counting passes + 2 passes, independent of the values.
 
 * ``"auto"``: ``top_k`` for n <= 2**17, else ``threshold``.
 """
@@ -40,61 +40,50 @@ def k_cap_top_k(x: jax.Array, k: int) -> jax.Array:
 
 
 def _count_ge(x, t, tile: int = 1024):
-    """int32[T]: number of x >= t_m, in one fused pass over x.
+    """int32[T]: number of x >= t_m (uint32 keys and thresholds), in one fused pass over x.
 
     x is viewed as [R, tile] so the reduction has R * T rows of ``tile`` elements (a
-    [T, n] reduction would give only T rows and leave most of a GPU idle).
+    [T, n] reduction would give only T rows and leave most of a GPU idle). Padding is key 0,
+    which no threshold > 0 counts.
     """
     n = x.shape[0]
     r = -(-n // tile)
     if r * tile != n:
-        x = jnp.concatenate([x, jnp.full((r * tile - n,), -jnp.inf, x.dtype)])
+        x = jnp.concatenate([x, jnp.zeros((r * tile - n,), x.dtype)])
     xr = x.reshape(r, 1, tile)
     part = jnp.sum(xr >= t[None, :, None], axis=2, dtype=jnp.int32)   # [R, T]
     return jnp.sum(part, axis=0, dtype=jnp.int32)
 
 
-def k_cap_threshold(x: jax.Array, k: int, bins: int = 32, passes: int = 3,
-                    cap: int | None = None) -> jax.Array:
-    """Exact k-cap by threshold search (see module doc); int32[k] sorted ascending."""
-    n = x.shape[0]
+def order_key(x: jax.Array) -> jax.Array:
+    """uint32 keys with ``key(a) < key(b)`` iff ``a < b`` for float32 ``a, b`` (and equal
+    keys for ``-0.0`` and ``0.0``)."""
     x = x.astype(jnp.float32)
-    cap = min(n, max(4 * k, 4096) if cap is None else cap)
-    frac = jnp.arange(1, bins, dtype=jnp.float32) / bins
+    x = jnp.where(x == 0, jnp.float32(0.0), x)          # -0.0 -> +0.0 (x + 0 is simplified away)
+    u = jax.lax.bitcast_convert_type(x, jnp.uint32)
+    neg = (u >> 31) == 1
+    return jnp.where(neg, ~u, u | jnp.uint32(0x80000000))
 
-    def refine(a, b, ca, cb):
-        t = jnp.clip(a + (b - a) * frac, a, b)
-        c = _count_ge(x, t)
-        m = jnp.sum(c >= k, dtype=jnp.int32)   # c is non-increasing: t[:m] keep >= k
-        lo, hi = jnp.maximum(m - 1, 0), jnp.minimum(m, bins - 2)
-        return (jnp.where(m > 0, t[lo], a), jnp.where(m < bins - 1, t[hi], b),
-                jnp.where(m > 0, c[lo], ca), jnp.where(m < bins - 1, c[hi], cb))
 
-    def uniform(a, b):
-        s = (x >= a) & (x < b)
-        return jnp.min(jnp.where(s, x, jnp.inf)) == jnp.max(jnp.where(s, x, -jnp.inf))
-
-    a, b = jnp.min(x), jnp.nextafter(jnp.max(x), jnp.float32(jnp.inf))
-    ca, cb = jnp.int32(n), jnp.int32(0)
-    for _ in range(passes):
-        a, b, ca, cb = refine(a, b, ca, cb)
-
-    def gathered(_):
-        idx = jnp.nonzero(x >= a, size=cap, fill_value=n)[0]
-        vals = jnp.where(idx < n, x[jnp.minimum(idx, n - 1)], -jnp.inf)
-        _, pos = jax.lax.top_k(vals, k)
-        return jnp.sort(idx[pos].astype(jnp.int32))
-
-    def ties(_):
-        # every value in [a, b) is equal: all x >= b win, then the lowest indices in [a, b)
-        s = (x >= a) & (x < b)
-        take = s & (jnp.cumsum(s, dtype=jnp.int32) <= k - cb)
-        return jnp.nonzero((x >= b) | take, size=k, fill_value=n)[0].astype(jnp.int32)
-
-    def crowded(_):
-        return jax.lax.cond(uniform(a, b), ties, lambda _: k_cap_top_k(x, k), None)
-
-    return jax.lax.cond(ca <= cap, gathered, crowded, None)
+def k_cap_threshold(x: jax.Array, k: int, bits: int = 4) -> jax.Array:
+    """Exact k-cap by branch-free radix selection (module doc); int32[k] sorted ascending."""
+    if 32 % bits:
+        raise ValueError(f"k_cap_threshold: bits={bits} must divide 32")
+    n = x.shape[0]
+    key = order_key(x)
+    m = jnp.arange(1, 2**bits, dtype=jnp.uint32)
+    prefix = jnp.uint32(0)
+    for shift in range(32 - bits, -1, -bits):
+        t = prefix | (m << shift)
+        c = _count_ge(key, t)                       # non-increasing in m
+        step = jnp.sum(c >= k, dtype=jnp.uint32)    # largest m with count >= k (0 if none)
+        prefix = prefix | (step << shift)
+    v = prefix                                      # the k-th largest key
+    above = key > v
+    tie = key == v
+    need = k - jnp.sum(above, dtype=jnp.int32)
+    take = tie & (jnp.cumsum(tie, dtype=jnp.int32) <= need)
+    return jnp.nonzero(above | take, size=k, fill_value=n)[0].astype(jnp.int32)
 
 
 def k_cap(x: jax.Array, k: int, method: str = "auto") -> jax.Array:

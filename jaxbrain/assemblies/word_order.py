@@ -1,0 +1,218 @@
+"""Word-order acquisition and generation (Mitropolsky & Papadimitriou's word_order_int.py
+semantics) on the implicit-mode brain, with generation decided by synaptic input only.
+
+Areas (:func:`make_brain_spec`): explicit ``PHON`` (one fixed assembly of ``explicit_k``
+neurons per word: nouns first, then verbs) and ``MOOD`` (one per mood); thematic-role areas
+``TPJ_agent, TPJ_patient, TPJ_action``, their helpers ``TPJ_*_helper`` and the syntactic
+areas ``SYNTAX_subject, SYNTAX_object, SYNTAX_verb`` (``n`` neurons, cap ``k``). Each mood has
+a transitive word order, e.g. ``"SVO"`` or ``"SOV"``.
+
+Training sentence (random subject, object, verb; :func:`train_sentence`):
+
+1. MOOD fires the mood's assembly; for each role (agent = subject, patient = object, action
+   = verb) PHON fires the word and ``PHON -> TPJ``, then ``+ TPJ -> TPJ, helper``, then
+   ``role_firings`` rounds of ``+ helper -> TPJ, helper`` (the role's assemblies form);
+2. for each constituent ``c`` in the mood's order, ``training_rounds`` projections of
+   ``PHON -> TPJ_c; TPJ_c -> helper_c, TPJ_c; helper_c -> helper_c, TPJ_c, SYNTAX_c;
+   MOOD -> SYNTAX_c`` plus ``MOOD -> helper_c`` for the first constituent, ``SYNTAX_c ->
+   SYNTAX_c`` after the first round, and ``SYNTAX_prev -> helper_c`` during the first
+   ``previous_rounds + 1`` rounds (this is where the order is learned). As in the
+   reference, PHON still holds the last activated word (the verb) during step 2.
+
+Generation (plasticity off; :func:`generate`): the roles' assemblies form as in step 1
+(``generation_firings`` rounds); the first constituent is the helper area receiving the
+largest total synaptic input from MOOD's assembly (:func:`.fibrewise.total_input`, learned
+weights included); MOOD fires into it; then twice: the current helper and MOOD fire into its
+syntactic area, which fires into the two other helpers (while every TPJ fires into its
+helper), and the next constituent is the helper with the larger input from that syntactic
+area. The generated order is the sequence of chosen helpers.
+
+Differences from the reference: generation runs with plasticity off (the reference sets a
+``no_plasticity`` attribute the brain never reads, so its generation keeps learning); all
+areas are simulated exactly (implicit mode) rather than lazily.
+"""
+
+from __future__ import annotations
+
+import random as _random
+from dataclasses import dataclass
+
+import jax.numpy as jnp
+
+from . import brain as B
+from .fibrewise import project_round, total_input
+
+__all__ = ["WordOrderSpec", "make_brain_spec", "train_sentence", "generate", "training_map",
+           "ROLE", "HELPER", "SYNTAX", "run_trial"]
+
+PHON, MOOD = "PHON", "MOOD"
+ROLE = {"S": "TPJ_agent", "O": "TPJ_patient", "V": "TPJ_action"}
+HELPER = {c: a + "_helper" for c, a in ROLE.items()}
+SYNTAX = {"S": "SYNTAX_subject", "O": "SYNTAX_object", "V": "SYNTAX_verb"}
+_FIXED = frozenset({PHON, MOOD})
+
+
+@dataclass(frozen=True)
+class WordOrderSpec:
+    """Sizes and schedule (reference defaults: n 1e5, k 100, beta 0.06, 10 training rounds,
+    2 previous-constituent rounds, 10 role firings in training, 3 in generation).
+
+    Attributes:
+        orders: one word order per mood, each a permutation of "SVO".
+    """
+    num_nouns: int = 2
+    num_verbs: int = 2
+    orders: tuple[str, ...] = ("SVO",)
+    p: float = 0.05
+    n: int = 100_000
+    k: int = 100
+    explicit_k: int = 100
+    beta: float = 0.06
+    training_rounds: int = 10
+    previous_rounds: int = 2
+    role_firings: int = 10
+    generation_firings: int = 3
+    seed: int = 0
+    store_capacity: int = 2**18   # the TPJ <-> helper fibres gain ~10k synapses per sentence
+    kcap: str = "auto"
+
+    def __post_init__(self):
+        for o in self.orders:
+            if sorted(o) != ["O", "S", "V"]:
+                raise ValueError(f"WordOrderSpec.orders: {o!r} is not a permutation of 'SVO'")
+        if not self.orders:
+            raise ValueError("WordOrderSpec.orders: at least one mood's order is needed")
+        if self.num_nouns < 2 or self.num_verbs < 1:
+            raise ValueError("WordOrderSpec: needs >= 2 nouns (subject != object) and >= 1 verb")
+
+    @property
+    def num_words(self) -> int:
+        return self.num_nouns + self.num_verbs
+
+
+def make_brain_spec(ws: WordOrderSpec) -> B.BrainSpec:
+    areas = [B.Area(PHON, ws.num_words * ws.explicit_k, ws.explicit_k, ws.beta),
+             B.Area(MOOD, max(len(ws.orders), 2) * ws.explicit_k, ws.explicit_k, ws.beta)]
+    areas += [B.Area(a, ws.n, ws.k, ws.beta)
+              for c in "SOV" for a in (ROLE[c], HELPER[c], SYNTAX[c])]
+    pairs = []
+    for c in "SOV":
+        r, h, s = ROLE[c], HELPER[c], SYNTAX[c]
+        pairs += [(PHON, r), (r, r), (r, h), (h, h), (h, r), (h, s), (MOOD, s), (MOOD, h), (s, s)]
+        pairs += [(s, HELPER[d]) for d in "SOV" if d != c]
+    return B.BrainSpec(areas=tuple(areas), fibres=tuple(B.Fibre(a, b) for a, b in pairs),
+                       p=ws.p, seed=ws.seed, store_capacity=ws.store_capacity, kcap=ws.kcap,
+                       track_support=False)
+
+
+def _pm(d: dict):
+    return tuple(sorted((a, tuple(t)) for a, t in d.items()))
+
+
+def training_map(c: str, t: int, first: bool, prev: str | None, previous_rounds: int):
+    """The projection map of training round ``t`` of constituent ``c`` (static)."""
+    r, h, s = ROLE[c], HELPER[c], SYNTAX[c]
+    m = {PHON: [r], r: [h, r], h: [h, r, s], MOOD: [s] + ([h] if first else [])}
+    if t > 0:
+        m[s] = [s]
+    if prev is not None and t <= previous_rounds:
+        m[SYNTAX[prev]] = [h]
+    return _pm(m)
+
+
+def _activate(spec, state, area, index):
+    return B.activate(spec, state, area, jnp.int32(index))
+
+
+def _form_role(spec, state, word, c, firings, learn):
+    r, h = ROLE[c], HELPER[c]
+    state = _activate(spec, state, PHON, word)
+    state = project_round(spec, state, _pm({PHON: [r]}), _FIXED, learn)
+    state = project_round(spec, state, _pm({PHON: [r], r: [h, r]}), _FIXED, learn)
+    for _ in range(firings):
+        state = project_round(spec, state, _pm({PHON: [r], r: [h, r], h: [r, h]}), _FIXED, learn)
+    return state
+
+
+def train_sentence(spec: B.BrainSpec, ws: WordOrderSpec, state: B.BrainState, subj: int,
+                   obj: int, verb: int, mood: int = 0) -> B.BrainState:
+    """One training sentence (nouns ``subj, obj`` in 0..num_nouns-1, ``verb`` in
+    0..num_verbs-1) in the mood's word order (module doc)."""
+    state = _activate(spec, state, MOOD, mood)
+    for word, c in ((subj, "S"), (obj, "O"), (ws.num_nouns + verb, "V")):
+        state = _form_role(spec, state, word, c, ws.role_firings, True)
+    order = ws.orders[mood]
+    for i, c in enumerate(order):
+        for t in range(ws.training_rounds):
+            pm = training_map(c, t, i == 0, order[i - 1] if i else None, ws.previous_rounds)
+            state = project_round(spec, state, pm, _FIXED, True)
+    return state
+
+
+def generate(spec: B.BrainSpec, ws: WordOrderSpec, state: B.BrainState, subj: int, obj: int,
+             verb: int, mood: int = 0) -> str:
+    """The word order the brain produces for a sentence (e.g. ``"SVO"``), chosen by the
+    largest total synaptic input at each step (module doc); the state is not changed."""
+    s = B.set_plasticity(state, False)
+    s = _activate(spec, s, MOOD, mood)
+    for word, c in ((subj, "S"), (obj, "O"), (ws.num_nouns + verb, "V")):
+        s = _form_role(spec, s, word, c, ws.generation_firings, False)
+    inp = {c: float(total_input(spec, s, MOOD, HELPER[c])) for c in "SOV"}
+    # reference tie rule: S if strictly largest, else O if strictly largest, else V
+    if inp["S"] > inp["O"] and inp["S"] > inp["V"]:
+        cur = "S"
+    elif inp["O"] > inp["S"] and inp["O"] > inp["V"]:
+        cur = "O"
+    else:
+        cur = "V"
+    s = project_round(spec, s, _pm({MOOD: [HELPER[cur]]}), _FIXED, False)
+    out = [cur]
+    for _ in range(2):
+        syn = SYNTAX[cur]
+        s = project_round(spec, s, _pm({HELPER[cur]: [syn], MOOD: [syn]}), _FIXED, False)
+        targets = [d for d in {"S": "OV", "O": "SV", "V": "SO"}[cur]]
+        m = {syn: [HELPER[d] for d in targets]}
+        m.update({ROLE[d]: [HELPER[d]] for d in "SOV"})
+        s = project_round(spec, s, _pm(m), _FIXED, False)
+        a, b = (float(total_input(spec, s, syn, HELPER[d])) for d in targets)
+        cur = targets[0] if a > b else targets[1]
+        out.append(cur)
+    return "".join(out)
+
+
+def run_trial(ws: WordOrderSpec, num_train: int, num_generate: int, test_every: int = 0,
+              rng_seed: int = 0, log=None) -> dict:
+    """Train on ``num_train`` random sentences (random mood) and generate ``num_generate``
+    sentences per mood every ``test_every`` sentences (0: only at the end).
+
+    Returns:
+        ``{"history": [{"sentences", "fraction_correct": {order: f}, "generated": {...}}],
+        "state": final brain, "spec": brain spec}``.
+    """
+    spec = make_brain_spec(ws)
+    state = B.init(spec)
+    rnd = _random.Random(rng_seed)
+    hist = []
+
+    def test(done):
+        frac, gen = {}, {}
+        for mood, order in enumerate(ws.orders):
+            outs = []
+            for _ in range(num_generate):
+                subj = rnd.randrange(ws.num_nouns)
+                obj = rnd.choice([x for x in range(ws.num_nouns) if x != subj])
+                outs.append(generate(spec, ws, state, subj, obj, rnd.randrange(ws.num_verbs), mood))
+            frac[order] = sum(o == order for o in outs) / len(outs)
+            gen[order] = outs
+        hist.append({"sentences": done, "fraction_correct": frac, "generated": gen})
+        if log:
+            log(hist[-1])
+
+    for i in range(num_train):
+        mood = rnd.randrange(len(ws.orders))
+        state = train_sentence(spec, ws, state, rnd.randrange(ws.num_nouns),
+                               rnd.randrange(ws.num_nouns), rnd.randrange(ws.num_verbs), mood)
+        if test_every and (i + 1) % test_every == 0 and i + 1 < num_train:
+            test(i + 1)
+    test(num_train)
+    return {"history": hist, "state": state, "spec": spec}
