@@ -71,6 +71,8 @@ def run(cfg: Config, out: Path) -> dict:
             "history": [{"sentences": h["sentences"], "fraction_correct": h["fraction_correct"][order],
                          "generated": h["generated"][order]} for h in hist],
             "wall_s_incl_compile_and_tests": wall,
+            "train_s_per_sentence": r["train_s_per_sentence"],
+            "generate_s_per_sentence": r["generate_s_per_sentence"],
             "store_dropped": int(sum(int(v.dropped) for v in stores.values())),
             "store_max_fill": max(int(v.size) for v in stores.values()) / cfg.store_capacity,
         }

@@ -35,8 +35,10 @@ areas are simulated exactly (implicit mode) rather than lazily.
 from __future__ import annotations
 
 import random as _random
+import time
 from dataclasses import dataclass
 
+import jax
 import jax.numpy as jnp
 
 from . import brain as B
@@ -187,14 +189,17 @@ def run_trial(ws: WordOrderSpec, num_train: int, num_generate: int, test_every: 
 
     Returns:
         ``{"history": [{"sentences", "fraction_correct": {order: f}, "generated": {...}}],
-        "state": final brain, "spec": brain spec}``.
+        "state": final brain, "spec": brain spec, "train_s_per_sentence",
+        "generate_s_per_sentence"}`` (times include the first calls' compilation).
     """
     spec = make_brain_spec(ws)
     state = B.init(spec)
     rnd = _random.Random(rng_seed)
     hist = []
+    clock = {"train_s": 0.0, "generate_s": 0.0, "generated": 0}
 
     def test(done):
+        t0 = time.perf_counter()
         frac, gen = {}, {}
         for mood, order in enumerate(ws.orders):
             outs = []
@@ -204,15 +209,22 @@ def run_trial(ws: WordOrderSpec, num_train: int, num_generate: int, test_every: 
                 outs.append(generate(spec, ws, state, subj, obj, rnd.randrange(ws.num_verbs), mood))
             frac[order] = sum(o == order for o in outs) / len(outs)
             gen[order] = outs
+        clock["generate_s"] += time.perf_counter() - t0
+        clock["generated"] += num_generate * len(ws.orders)
         hist.append({"sentences": done, "fraction_correct": frac, "generated": gen})
         if log:
             log(hist[-1])
 
     for i in range(num_train):
         mood = rnd.randrange(len(ws.orders))
+        t0 = time.perf_counter()
         state = train_sentence(spec, ws, state, rnd.randrange(ws.num_nouns),
                                rnd.randrange(ws.num_nouns), rnd.randrange(ws.num_verbs), mood)
+        jax.block_until_ready(state)
+        clock["train_s"] += time.perf_counter() - t0
         if test_every and (i + 1) % test_every == 0 and i + 1 < num_train:
             test(i + 1)
     test(num_train)
-    return {"history": hist, "state": state, "spec": spec}
+    return {"history": hist, "state": state, "spec": spec,
+            "train_s_per_sentence": clock["train_s"] / num_train,
+            "generate_s_per_sentence": clock["generate_s"] / max(clock["generated"], 1)}
