@@ -134,8 +134,12 @@ class DelayLaw:
         return max(1, int(round(hi / dt)))
 
     def sample_steps(self, u_normal: Array, dt: float) -> Array:
-        d = self.mean + (self.std * u_normal if self.kind == "normal" else 0.0 * u_normal)
-        return jnp.clip(jnp.round(d / dt), 1, self.max_steps(dt)).astype(jnp.int32)
+        """Delays in whole steps (to nearest; constant delays round half to even as Python)."""
+        if not self.heterogeneous:
+            steps = min(max(round(self.mean / dt), 1), self.max_steps(dt))
+            return jnp.full(jnp.shape(u_normal), steps, jnp.int32)
+        d = self.mean + self.std * u_normal
+        return jnp.clip(jnp.floor(d / dt + 0.5), 1, self.max_steps(dt)).astype(jnp.int32)
 
     @property
     def heterogeneous(self) -> bool:
@@ -298,18 +302,21 @@ def _skip_self(t, src, allow_autapses):
     return t if allow_autapses else t + (t >= src[..., None]).astype(jnp.int32)
 
 
-def source_rows(conn: Connectivity, src: Int[Array, "*b"], dt: float = 0.1) -> Rows:
+def source_rows(conn: Connectivity, src: Int[Array, "*b"], dt: float = 0.1,
+                n_slots: int | None = None) -> Rows:
     """Generate the out-synapses of sources ``src`` (any shape) procedurally.
 
     Arguments:
         conn: the connectivity description.
         src: int32 global source indices, any shape ``*b``.
         dt: time step in ms (to turn delays into steps).
+        n_slots: slots per row (default ``conn.max_out``); slots from ``max_out`` on are
+            empty (a GPU kernel pads rows to a power of two).
     Returns:
-        :class:`Rows` of shape ``(*b, conn.max_out)``.
+        :class:`Rows` of shape ``(*b, n_slots)``.
     """
     src = jnp.asarray(src, jnp.int32)
-    d = conn.max_out
+    d = n_slots or conn.max_out
     s = src[..., None]
     slot = jnp.arange(d, dtype=jnp.int32).reshape((1,) * src.ndim + (d,))
     seed, pid = conn.seed, conn.proj_id
@@ -361,6 +368,8 @@ def source_rows(conn: Connectivity, src: Int[Array, "*b"], dt: float = 0.1) -> R
     w = w * conn.sign(s)
     z = rng.normal(seed, pid, _DELAY, s, slot) if conn.delay.heterogeneous else jnp.zeros(t.shape)
     delays = conn.delay.sample_steps(z, dt)
+    if d > conn.max_out:
+        valid = valid & (slot < conn.max_out)
     t = jnp.where(valid, t, conn.n_post).astype(jnp.int32)
     return Rows(t, jnp.where(valid, w, 0.0), delays, valid)
 

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from . import inputs, neurons, propagation
+from . import event_kernel, inputs, neurons, propagation
 from .delays import DelayRing, ring_init, ring_read
 
 __all__ = ["PoissonDrive", "Population", "Projection", "Network", "NetworkState", "network",
@@ -167,7 +167,12 @@ def step(net: Network, state: NetworkState, i_ext: dict[str, Any] | None = None)
             rings = _deliver_dale(net, proj, spikes[proj.pre], rings, t)
             continue
         idx = None
-        if syn.impl in ("event", "procedural") and syn.cap < syn.conn.n_pre:
+        if propagation.uses_kernel(syn):
+            k = (proj.pre, "kernel")
+            if k not in active:
+                active[k] = event_kernel.compact(spikes[proj.pre], interpret=jax.default_backend() != "gpu")
+            idx = active[k]
+        elif syn.impl in ("event", "procedural") and syn.cap < syn.conn.n_pre:
             k = (proj.pre, syn.cap)
             if k not in active:
                 active[k] = propagation.active_sources(spikes[proj.pre], syn.cap)

@@ -16,7 +16,9 @@ Interchangeable implementations over the same synapses (the same :class:`Connect
 
 Event-driven implementations use static shapes: ``jnp.nonzero(size=...)`` lists the active
 sources; the first ``cap`` are processed unconditionally and any beyond ``cap`` in further
-chunks of a ``while_loop``, so no spike is ever dropped whatever the activity.
+chunks of a ``while_loop``, so no spike is ever dropped whatever the activity. On a GPU,
+``event`` and ``procedural`` run instead as one fused kernel with no capacity and no
+host synchronisation (:mod:`jaxbrain.event_kernel`; ``EVENT_KERNEL`` selects).
 
 All implementations deliver into a :class:`~jaxbrain.delays.DelayRing`, which handles both a
 single delay per projection and heterogeneous per-synapse delays. :func:`choose_impl` picks
@@ -34,10 +36,11 @@ from flax import struct
 from jaxtyping import Array, Float
 
 from . import connectivity as cx
+from . import event_kernel
 from .delays import DelayRing, ring_add, ring_add_dense, ring_init
 
 __all__ = ["IMPLS", "Synapses", "build", "from_ell", "choose_impl", "deliver", "propagate", "event_cap",
-           "active_sources"]
+           "active_sources", "uses_kernel"]
 
 IMPLS = ("dense", "segment_sum", "event", "procedural", "pull")
 
@@ -141,6 +144,17 @@ def _rows_of(syn: Synapses, idx):
 
 
 COMPACTION = {"method": "auto"}  # "auto", "top_k" or "nonzero" (tests force each)
+EVENT_KERNEL = {"method": "auto"}  # "auto" (kernel on GPU), "kernel" or "xla" (tests force each)
+
+
+def uses_kernel(syn: Synapses) -> bool:
+    """Whether ``syn`` is delivered by the fused GPU kernel (:mod:`jaxbrain.event_kernel`)."""
+    method = EVENT_KERNEL["method"]
+    if method not in ("auto", "kernel", "xla"):
+        raise ValueError(f"EVENT_KERNEL method {method!r}; allowed: auto, kernel, xla")
+    if method == "xla" or not event_kernel.supported(syn):
+        return False
+    return method == "kernel" or jax.default_backend() == "gpu"
 
 
 def active_sources(spikes, cap: int):
@@ -190,12 +204,16 @@ def deliver(syn: Synapses, spikes: Float[Array, "n_pre"], ring: DelayRing, t,
     """Add the input caused by ``spikes`` (emitted at step ``t``) to the delay ring.
 
     ``spikes`` may be graded (counts or amplitudes); each synapse delivers
-    ``scale * w * s[pre]``. ``active``: optional ``active_sources(spikes, syn.cap)``, to share
-    the compaction between projections of one source population.
+    ``scale * w * s[pre]``. ``active``: optional ``active_sources(spikes, syn.cap)`` (or
+    ``event_kernel.compact(spikes)`` where :func:`uses_kernel`), to share the compaction
+    between projections of one source population.
     """
     if spikes.shape != (syn.conn.n_pre,):
         raise ValueError(f"spikes shape {spikes.shape}; expected ({syn.conn.n_pre},) for this projection")
     impl = syn.impl
+    if uses_kernel(syn):
+        shared = active if isinstance(active, event_kernel.Active) else None
+        return event_kernel.deliver(syn, spikes, ring, t, scale, shared, interpret=jax.default_backend() != "gpu")
     if impl in ("event", "procedural"):
         return _deliver_events(syn, spikes, ring, t, scale, active)
     d = syn.max_delay

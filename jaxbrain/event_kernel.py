@@ -1,0 +1,183 @@
+"""Event-driven synaptic delivery as one fused GPU kernel (Pallas on Triton).
+
+The XLA form of event-driven delivery (:mod:`jaxbrain.propagation`) lists the active
+sources with a prefix sum, gathers their rows, scatter-adds them, and checks with a
+``lax.cond`` whether more sources spiked than its static capacity: several kernels and,
+on a GPU, a device-to-host synchronisation every step. This kernel does the same work in one
+launch with no capacity and no synchronisation:
+
+* ``n_programs`` persistent programs stride over sub-blocks of ``rows`` consecutive sources;
+* a sub-block with no spike costs one vector load of its spikes (a spike-free sub-block is
+  skipped by an ``if`` inside the kernel);
+* for a sub-block with spikes, the ``[rows, slots]`` tile of synapses is loaded (explicit
+  :class:`~jaxbrain.connectivity.Ell`) or regenerated from the counter-based RNG
+  (procedural, :func:`~jaxbrain.connectivity.source_rows`, the same synapses bit for bit),
+  masked to the sources that spiked, and atomically added into the delay ring at slot
+  ``(t + delay) mod L``.
+
+Every spike is delivered whatever the activity. Float atomics make the order of the
+additions, and so the last bits of a sum, vary between runs, as with XLA's own scatter-add
+on a GPU; on the CPU jaxbrain uses the deterministic XLA path.
+
+Cost per step: ``n_pre`` spike reads, plus per active sub-block a ``rows x slots`` tile
+(``slots`` = the row length rounded up to a power of two) of which only the rows that spiked
+touch memory. ``interpret=True`` runs the kernel on the CPU for tests (the Pallas
+interpreter's scatter keeps one of several additions to one address per call, so those tests
+use synapses without repeated targets within a tile).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax.experimental import pallas as pl
+from jax.experimental.pallas import triton as plt
+
+from . import connectivity as cx
+from .delays import DelayRing
+
+__all__ = ["Active", "compact", "deliver", "supported", "tile_shape"]
+
+MAX_TILE = 2048  # synapses per tile (rows x slots): registers of one program
+BLOCK = 1024  # sources listed per program of :func:`compact`
+N_PROGRAMS = 1056  # persistent programs: 8 per multiprocessor of an H100
+
+
+def supported(syn) -> bool:
+    """Whether ``syn`` (a :class:`~jaxbrain.propagation.Synapses`) can use the kernel."""
+    if syn.impl == "event":
+        return syn.ell is not None
+    return syn.impl == "procedural" and syn.conn.kind != "fixed_indegree"
+
+
+def tile_shape(row_len: int) -> tuple[int, int]:
+    """(rows, slots) of one tile: slots = row length rounded up to a power of two, rows such
+    that the tile has at most ``MAX_TILE`` synapses (at least one row)."""
+    slots = 1 << max(0, (row_len - 1).bit_length())
+    return max(1, MAX_TILE // slots), slots
+
+
+class Active(NamedTuple):
+    """Sources that spiked, listed per block of ``BLOCK`` sources (:func:`compact`).
+    idx: int32 [n_blocks * BLOCK], block ``b``'s active sources first in its segment (the rest
+    is undefined); counts: int32 [n_blocks]."""
+    idx: jax.Array
+    counts: jax.Array
+
+
+def _compact_kernel(spk_ref, idx_ref, cnt_ref, *, n):
+    b = pl.program_id(0)
+    src = b * BLOCK + jnp.arange(BLOCK, dtype=jnp.int32)
+    active = plt.load(spk_ref.at[pl.ds(b * BLOCK, BLOCK)], mask=src < n, other=0.0) != 0
+    rank = jnp.cumsum(active.astype(jnp.int32)) - 1
+    plt.store(idx_ref.at[jnp.where(active, b * BLOCK + rank, b * BLOCK + BLOCK - 1)], src, mask=active)
+    plt.store(cnt_ref.at[pl.ds(b, 1)], jnp.sum(active.astype(jnp.int32)).reshape(1))
+
+
+@functools.partial(jax.jit, static_argnames=("interpret",))
+def compact(spikes, *, interpret: bool = False) -> Active:
+    """List the non-zero entries of ``spikes`` [n] per block of ``BLOCK`` (one parallel pass,
+    no atomics, deterministic order). Shared by all projections of one source population."""
+    n = spikes.shape[0]
+    n_blocks = -(-n // BLOCK)
+    idx, counts = pl.pallas_call(
+        functools.partial(_compact_kernel, n=n), grid=(n_blocks,), interpret=interpret,
+        out_shape=(jax.ShapeDtypeStruct((n_blocks * BLOCK,), jnp.int32), jax.ShapeDtypeStruct((n_blocks,), jnp.int32)),
+        compiler_params=plt.CompilerParams(num_warps=4, num_stages=1))(spikes.astype(jnp.float32))
+    return Active(idx, counts)
+
+
+def _kernel(t_ref, seed_ref, spk_ref, idx_ref, cnt_ref, *refs, syn, rows, slots, n_programs, n_blocks,
+            ring_len, scale, interpret):
+    *ell_refs, _buf_in, buf = refs
+    conn = syn.conn
+    n_pre, n_post = conn.n_pre, conn.n_post
+    pid = pl.program_id(0)
+    t = t_ref[0]
+    col = jnp.arange(slots, dtype=jnp.int32)
+
+    def tile(src, s):
+        """Targets (flat ring index), values and mask of the tile of sources ``src``."""
+        if syn.impl == "event":
+            d = syn.ell.targets.shape[1]
+            live = (s != 0)[:, None] & (col < d)[None, :]
+            flat = src[:, None] * d + col[None, :]
+            tg = plt.load(ell_refs[0].at[flat], mask=live, other=n_post)
+            w = plt.load(ell_refs[1].at[flat], mask=live, other=0.0)
+            delay = plt.load(ell_refs[2].at[flat], mask=live, other=1) if len(ell_refs) > 2 \
+                else jnp.full(tg.shape, syn.max_delay, jnp.int32)
+        else:
+            r = cx.source_rows(conn.replace(seed=seed_ref[0]), src, syn.dt, n_slots=slots)
+            live = (s != 0)[:, None] & r.valid
+            tg, w, delay = r.targets, r.weights, r.delays
+        live = live & (tg < n_post)
+        slot = (t + delay) % ring_len
+        return slot * n_post + jnp.where(live, tg, 0), w * (s * scale)[:, None], live
+
+    def block(j, carry):
+        b = j * n_programs + pid
+        count = cnt_ref[b]
+
+        def group(g, carry):
+            k = g * rows + jnp.arange(rows, dtype=jnp.int32)
+            src = plt.load(idx_ref.at[b * BLOCK + k], mask=k < count, other=0)
+            s = plt.load(spk_ref.at[src], mask=k < count, other=0.0)
+            idx, val, live = tile(src, s)
+            if interpret:  # the interpreter has no masked atomics: send dead lanes to a spare slot
+                plt.atomic_add(buf, jnp.where(live, idx, ring_len * n_post), jnp.where(live, val, 0.0))
+            else:
+                plt.atomic_add(buf, idx, val, mask=live)
+            return carry
+
+        jax.lax.fori_loop(0, (count + rows - 1) // rows, group, 0)
+        return carry
+
+    trips = (n_blocks - pid + n_programs - 1) // n_programs
+    jax.lax.fori_loop(0, trips, block, 0)
+
+
+@functools.partial(jax.jit, static_argnames=("scale", "n_programs", "interpret"))
+def deliver(syn, spikes, ring: DelayRing, t, scale: float = 1.0, active: Active | None = None, *,
+            n_programs: int | None = None, interpret: bool = False) -> DelayRing:
+    """Add the input caused by ``spikes`` (emitted at step ``t``) to ``ring`` (as
+    :func:`jaxbrain.propagation.deliver`).
+
+    Arguments:
+        syn: :class:`~jaxbrain.propagation.Synapses` with impl ``event`` or ``procedural``.
+        spikes: float32 [n_pre] spikes (or graded amplitudes).
+        ring: the target's delay ring, [L, n_post].
+        t: current step (int32 scalar).
+        scale: factor on every delivered value.
+        active: ``compact(spikes)``, to share it between projections (computed if None).
+        n_programs: persistent programs (default ``N_PROGRAMS``).
+        interpret: run the Pallas interpreter (CPU tests).
+    """
+    if not supported(syn):
+        raise ValueError(f"event kernel supports explicit 'event' or procedural push synapses, "
+                         f"not impl {syn.impl!r} / kind {syn.conn.kind!r}")
+    conn = syn.conn
+    active = compact(spikes, interpret=interpret) if active is None else active
+    row_len = syn.ell.targets.shape[1] if syn.impl == "event" else conn.max_out
+    rows, slots = tile_shape(row_len)
+    n_blocks = active.counts.shape[0]
+    n_programs = max(1, min(n_programs or N_PROGRAMS, n_blocks))
+    ring_len, n_post = ring.buf.shape
+    ell = []
+    if syn.impl == "event":
+        ell = [syn.ell.targets.reshape(-1), syn.ell.weights.reshape(-1)]
+        if conn.delay.heterogeneous:
+            ell.append(syn.ell.delays.reshape(-1))
+    buf = ring.buf.reshape(-1)
+    if interpret:
+        buf = jnp.concatenate([buf, jnp.zeros((1,), buf.dtype)])
+    kernel = functools.partial(_kernel, syn=syn, rows=rows, slots=slots, n_programs=n_programs,
+                               n_blocks=n_blocks, ring_len=ring_len, scale=scale, interpret=interpret)
+    args = [jnp.reshape(jnp.asarray(t, jnp.int32), (1,)), jnp.reshape(jnp.asarray(conn.seed, jnp.int32), (1,)),
+            spikes.astype(jnp.float32), active.idx, active.counts, *ell, buf]
+    out = pl.pallas_call(kernel, out_shape=jax.ShapeDtypeStruct(buf.shape, buf.dtype), grid=(n_programs,),
+                         input_output_aliases={len(args) - 1: 0}, interpret=interpret,
+                         compiler_params=plt.CompilerParams(num_warps=4, num_stages=1))(*args)
+    return DelayRing(out[:ring_len * n_post].reshape(ring_len, n_post))
