@@ -33,7 +33,7 @@ class Config:
     vmap_brains: tuple[int, ...] = param((8,), positive, "independent brains under vmap")
     vmap_n: int = param(1_000_000, positive, "n for the vmap runs")
     vmap_kcap: str = param("top_k", one_of("top_k", "threshold", "auto"),
-                           "k-cap under vmap (threshold's conds become selects there)")
+                           "k-cap under vmap")
     store_capacity: int = param(2**15, positive, "learned-delta slots per fibre")
     seed: int = param(0, nonnegative, "seed")
 

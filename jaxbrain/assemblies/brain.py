@@ -73,11 +73,13 @@ class Stimulus:
 
 @dataclass(frozen=True)
 class Fibre:
-    """A fibre ``src -> dst``; ``p`` / ``beta`` default to the brain's p / the target's beta."""
+    """A fibre ``src -> dst``; ``p`` / ``beta`` default to the brain's p / the target's beta;
+    ``capacity`` (learned-delta slots) to the brain's ``store_capacity``."""
     src: str
     dst: str
     p: float | None = None
     beta: float | None = None
+    capacity: int | None = None
 
     @property
     def key(self) -> str:
@@ -141,6 +143,9 @@ class BrainSpec:
                                      f"area; allowed: {sorted(area_names)}")
                 if f.key in keys:
                     raise ValueError(f"BrainSpec: fibre {f.key!r} declared twice")
+                if f.capacity is not None and not (isinstance(f.capacity, int) and f.capacity > 0):
+                    raise ValueError(f"BrainSpec: fibre {f.key!r}: capacity={f.capacity!r} must "
+                                     "be a positive int")
                 keys.add(f.key)
 
     # ---- lookups (static, trace time) ----
@@ -167,7 +172,8 @@ class BrainSpec:
         else:
             raw = list(self.fibres)
         return tuple(Fibre(f.src, f.dst, self.p if f.p is None else f.p,
-                           self.area(f.dst).beta if f.beta is None else f.beta) for f in raw)
+                           self.area(f.dst).beta if f.beta is None else f.beta, f.capacity)
+                     for f in raw)
 
     def fibre(self, src: str, dst: str) -> Fibre:
         for f in self.all_fibres():
@@ -176,6 +182,8 @@ class BrainSpec:
         raise KeyError(f"no fibre {src}->{dst}; declare it in BrainSpec.fibres")
 
     def capacity_of(self, f: Fibre) -> int:
+        if f.capacity is not None:
+            return f.capacity
         if self.is_stimulus(f.src):
             return min(self.area(f.dst).n, self.store_capacity)
         return self.store_capacity

@@ -22,7 +22,8 @@ Methods:
   Exact (always the top_k result, tested against a lexsort reference with ties) for any
   float input; cost ``32 / bits`` counting passes + 2 passes, independent of the values.
 
-* ``"auto"``: ``top_k`` for n <= 2**17, else ``threshold``.
+* ``"auto"``: ``top_k`` for n <= 2**17 or on the CPU backend (where XLA does not vectorise
+  the counting passes: 43 ms vs 0.4 ms for top_k at n = 2e5), else ``threshold``.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def k_cap(x: jax.Array, k: int, method: str = "auto") -> jax.Array:
     if not 0 < k <= n:
         raise ValueError(f"k_cap: k={k} must be in [1, n={n}]")
     if method == "auto":
-        method = "top_k" if n <= 2**17 else "threshold"
+        method = "top_k" if n <= 2**17 or jax.default_backend() == "cpu" else "threshold"
     if method == "top_k":
         return k_cap_top_k(x, k)
     if method == "threshold":
