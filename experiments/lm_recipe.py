@@ -46,6 +46,11 @@ VARIANTS = {
     "damp_calib02": ({"surrogate_scale": 0.3}, {}, 0.02),
     "damp_sub8": ({"surrogate_scale": 0.3}, {"substeps": 8}, 0.0),
     "damp_lr5e-3": ({"surrogate_scale": 0.3}, {"lr": 5e-3}, 0.0),
+    "sub8": ({}, {"substeps": 8}, 0.0),
+    "damp_sub8_trace": ({"surrogate_scale": 0.3, "readout": "trace", "tau_out": 10.0},
+                        {"substeps": 8}, 0.0),
+    "damp_sub8_calib": ({"surrogate_scale": 0.3}, {"substeps": 8}, 0.05),
+    "damp_sub16": ({"surrogate_scale": 0.3}, {"substeps": 16}, 0.0),
 }
 
 

@@ -35,6 +35,7 @@ __all__ = ["SpikingLM", "make_model", "init_params", "calibrate", "param_count",
 ALL_MODULATORS = jnp.ones((3,), jnp.float32)
 RATE0 = 0.1   # firing probability per substep assumed when scaling initial weights
 READOUT_V = 1.0
+SUBSTEP_UNROLL = 1   # lax.scan unroll of the substeps within a token
 
 
 class SpikingLM(NamedTuple):
@@ -162,7 +163,7 @@ def token_step(model: SpikingLM, params: dict, carry: Carry, tokens: Int[Array, 
         cur = synaptic_input(params["w"], model.conn, state.s, dtype) + ext
         return substep(model.consts, state, g_in * cur, g_beta, decay_out,
                        surrogate_scale=spec.surrogate_scale), None
-    state, _ = jax.lax.scan(one, carry.neurons, None, length=spec.substeps)
+    state, _ = jax.lax.scan(one, carry.neurons, None, length=spec.substeps, unroll=SUBSTEP_UNROLL)
     b0 = spec.offset("broca")
     readout = state.z[b0:b0 + spec.out_dim]
     if spec.readout == "membrane":

@@ -113,11 +113,11 @@ class BrainSpec:
     fanout: tuple = SCALES["tiny"]["fanout"]
     emb_dim: int = 32
     out_dim: int = 64
-    substeps: int = 4
+    substeps: int = 8
     tau_out: float = 2.0
     seed: int = 0
     readout: str = "membrane"
-    surrogate_scale: float = 1.0
+    surrogate_scale: float = 0.3
 
     def __post_init__(self):
         if len(self.sizes) != len(MODULES) or len(self.fanout) != len(MODULES):
@@ -172,9 +172,16 @@ class BrainSpec:
 
 class Connectivity(NamedTuple):
     """Per target module: ``idx[m]`` (n_m, K_m) int32 global source ids, and the source
-    module id of each slot (for per-projection initial scales)."""
+    module id of each slot (for per-projection initial scales).
+
+    ``out_pos`` / ``out_row`` (N, D) are the same synapses seen from the source (the
+    transpose, for the backward pass): for global source ``i``, the flat positions of its
+    out-synapses in the concatenation of all modules' weights and their global target rows,
+    padded to the largest out-degree ``D`` with position ``n_synapses`` (a zero weight)."""
     idx: tuple
     src_module: tuple
+    out_pos: Array | None = None
+    out_row: Array | None = None
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -203,7 +210,20 @@ def build_connectivity(spec: BrainSpec) -> Connectivity:
     for dst in MODULES:
         srcm.append(np.concatenate([np.full((k,), MODULES.index(src), np.int32)
                                     for src, d, k in spec.projections() if d == dst]))
-    return Connectivity(_draw_sources(spec), tuple(srcm))
+    idx = _draw_sources(spec)
+    flat = np.concatenate([np.asarray(i).reshape(-1) for i in idx])
+    rows = np.concatenate([np.repeat(np.arange(spec.offset(m), spec.offset(m) + spec.size(m)),
+                                     i.shape[1]) for m, i in zip(MODULES, idx)])
+    order = np.argsort(flat, kind="stable")
+    deg = np.bincount(flat, minlength=spec.n)
+    d_max = max(int(deg.max()), 1)
+    start = np.concatenate([[0], np.cumsum(deg)[:-1]])
+    slot = np.arange(len(flat)) - np.repeat(start, deg)
+    pos = np.full((spec.n, d_max), len(flat), np.int32)
+    row = np.zeros((spec.n, d_max), np.int32)
+    pos[flat[order], slot] = order
+    row[flat[order], slot] = rows[order]
+    return Connectivity(idx, tuple(srcm), jnp.asarray(pos), jnp.asarray(row))
 
 
 class NeuronConsts(NamedTuple):
@@ -235,15 +255,54 @@ def init_state(spec: BrainSpec, batch: int) -> ModState:
     return ModState(z, z, z, z)
 
 
+def _gather_input(weights, idx, s, dtype):
+    s = s.astype(dtype)
+    parts = [jnp.einsum("jk,jkb->jb", w.astype(dtype), s[i], preferred_element_type=jnp.float32)
+             for w, i in zip(weights, idx)]
+    return jnp.concatenate(parts, axis=0)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(5,))
+def _input_transposed_bwd(weights, idx, out_pos, out_row, s, dtype):
+    return _gather_input(weights, idx, s, dtype)
+
+
+def _itb_fwd(weights, idx, out_pos, out_row, s, dtype):
+    return _gather_input(weights, idx, s, dtype), (weights, idx, out_pos, out_row, s)
+
+
+def _itb_bwd(dtype, res, g):
+    weights, idx, out_pos, out_row, s = res
+    sd, gd = s.astype(dtype), g.astype(dtype)
+    dw, lo = [], 0
+    for w, i in zip(weights, idx):
+        n = w.shape[0]
+        dw.append(jnp.einsum("jb,jkb->jk", gd[lo:lo + n], sd[i],
+                             preferred_element_type=jnp.float32).astype(w.dtype))
+        lo += n
+    # d s[i, b] = sum over i's out-synapses of w * g[target]: a gather over the transposed
+    # (source-major) table instead of XLA's scatter-add
+    wflat = jnp.concatenate([w.reshape(-1).astype(dtype) for w in weights] +
+                            [jnp.zeros((1,), dtype)])
+    ds = jnp.einsum("id,idb->ib", wflat[out_pos], gd[out_row],
+                    preferred_element_type=jnp.float32).astype(s.dtype)
+    return tuple(dw), None, None, None, ds
+
+
+_input_transposed_bwd.defvjp(_itb_fwd, _itb_bwd)
+
+
 def synaptic_input(weights, conn: Connectivity, s: Float[Array, "N B"], dtype=jnp.float32):
     """Sparse propagation: for each target module, ``I[j, b] = sum_k w[j,k] s[idx[j,k], b]``.
 
     Returns the (N, B) input current (float32). ``dtype`` is the gather/multiply dtype
-    (bfloat16 is exact for spikes; accumulation stays float32)."""
-    s = s.astype(dtype)
-    parts = [jnp.einsum("jk,jkb->jb", w.astype(dtype), s[idx], preferred_element_type=jnp.float32)
-             for w, idx in zip(weights, conn.idx)]
-    return jnp.concatenate(parts, axis=0)
+    (bfloat16 is exact for spikes; accumulation stays float32). The backward pass gathers
+    over the transposed table ``conn.out_pos`` / ``conn.out_row`` (where present) rather
+    than scatter-adding into ``s``."""
+    if conn.out_pos is None:
+        return _gather_input(tuple(weights), conn.idx, s, dtype)
+    return _input_transposed_bwd(tuple(weights), tuple(conn.idx), conn.out_pos, conn.out_row,
+                                 s, dtype)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2))

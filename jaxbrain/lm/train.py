@@ -23,9 +23,9 @@ import optax
 
 from ..config import ConfigError, at_least, in_range, one_of, param, positive, to_dict
 from . import neuromodulation as nm
-from .model import (ALL_MODULATORS, SpikingLM, batch_metrics, init_params, loss_fn, make_model,
-                    param_count)
-from .modules import SCALES, BrainSpec
+from .model import (ALL_MODULATORS, SpikingLM, batch_metrics, calibrate, init_params, loss_fn,
+                    make_model, param_count)
+from .modules import READOUTS, SCALES, BrainSpec
 from .sampling import Sampling
 from .tokenizers import TOKENIZERS, from_spec, make_tokenizer
 
@@ -37,7 +37,14 @@ __all__ = ["TrainConfig", "make_optimizer", "StepOutput", "make_train_step", "ma
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     scale: str = param("tiny", one_of(*SCALES), "network size: the seeds' small / current / 4x, or tiny (CPU)")
-    substeps: int = param(4, in_range(1, 32), "neural substeps (1 ms) per token")
+    substeps: int = param(8, in_range(1, 32), "neural substeps (1 ms) per token")
+    readout: str = param("membrane", one_of(*READOUTS),
+                         "decoder reads Broca's spike trace + membrane, or the spike trace only")
+    tau_out: float = param(2.0, positive, "time constant (ms) of the read-out spike trace")
+    surrogate_scale: float = param(0.3, in_range(0.01, 1.0),
+                                   "dampening of the surrogate spike derivative (Bellec et al. 2018)")
+    calibrate_rate: float = param(0.0, in_range(0.0, 0.5),
+                                  "scale initial weights to this firing rate per substep (0: off)")
     tokenizer: str = param("char", one_of(*TOKENIZERS), "char, bpe (trained here), gpt2 or sentencepiece")
     bpe_vocab: int = param(4096, at_least(256), "vocabulary of the locally trained BPE")
     valid_plays: tuple[str, ...] = param(("macbeth", "twelfth-night", "richard-ii"), None,
@@ -82,7 +89,9 @@ class TrainConfig:
                               "['uniform', 'unigram', 'bigram', 'gru', 'transformer']")
 
     def spec(self) -> BrainSpec:
-        return BrainSpec.scale(self.scale, substeps=self.substeps, seed=self.seed)
+        return BrainSpec.scale(self.scale, substeps=self.substeps, seed=self.seed,
+                               readout=self.readout, tau_out=self.tau_out,
+                               surrogate_scale=self.surrogate_scale)
 
 
 def make_optimizer(cfg: TrainConfig, lr: float | None = None, steps: int | None = None):
@@ -196,7 +205,8 @@ class CheckpointMismatch(ValueError):
     """A checkpoint written by a run of another model config."""
 
 
-MODEL_KEYS = ("scale", "substeps", "tokenizer", "bpe_vocab", "seed", "compute_dtype")
+MODEL_KEYS = ("scale", "substeps", "tokenizer", "bpe_vocab", "seed", "compute_dtype", "readout",
+              "tau_out")
 
 
 def _meta(cfg: TrainConfig, tok, n_params: int) -> dict:
@@ -206,8 +216,10 @@ def _meta(cfg: TrainConfig, tok, n_params: int) -> dict:
 
 
 def _check_meta(stored: dict, cfg: TrainConfig, where: Path):
-    diff = {k: (stored["model"].get(k), getattr(cfg, k)) for k in MODEL_KEYS
-            if stored["model"].get(k) != getattr(cfg, k)}
+    # keys added after a checkpoint was written default to the values of that time
+    old = {"readout": "membrane", "tau_out": 2.0}
+    diff = {k: (stored["model"].get(k, old.get(k)), getattr(cfg, k)) for k in MODEL_KEYS
+            if stored["model"].get(k, old.get(k)) != getattr(cfg, k)}
     if diff:
         desc = ", ".join(f"{k}: checkpoint {a!r} vs config {b!r}" for k, (a, b) in diff.items())
         raise CheckpointMismatch(f"the checkpoint in {where} was written by another model config "
@@ -285,6 +297,10 @@ def train(cfg: TrainConfig, out: Path) -> dict:
     tok = corpus.tokenizer
     model = make_model(cfg.spec(), tok.vocab_size, cfg.compute_dtype)
     params = init_params(model, jax.random.key(cfg.seed))
+    if cfg.calibrate_rate:
+        xc, _ = batch_at(corpus.train_ids, 10**6, 8, cfg.seq_len, cfg.seed)
+        params, r = calibrate(model, params, xc, cfg.calibrate_rate)
+        print(f"calibrated initial rates per substep: {np.round(r, 4).tolist()}")
     n_params = param_count(params)
     optimizer, sched = make_optimizer(cfg)
     opt_state = optimizer.init(params)

@@ -105,7 +105,7 @@ def test_every_module_learned(run):
 def test_other_config_checkpoint_is_refused(run, tmp_path):
     out, cfg, _, _ = run
     other = from_dict(TrainConfig, {**CFG, "substeps": 3})
-    with pytest.raises(CheckpointMismatch, match="substeps: checkpoint 4 vs config 3"):
+    with pytest.raises(CheckpointMismatch, match="substeps: checkpoint 8 vs config 3"):
         train(other, out)
     # a model.json / checkpoint pair that does not fit
     bad = tmp_path / "bad"
