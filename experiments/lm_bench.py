@@ -34,6 +34,9 @@ class Config:
     big_scale_divisor: int = param(4, positive, "divide large batches by this at scale 4x")
     compute_dtype: str = param("bfloat16", one_of("float32", "bfloat16"), "gather dtype")
     repeats: int = param(3, positive, "timed repetitions after the compile")
+    substeps: int = param(8, positive, "neural substeps per token")
+    transposed_backward: bool = param(True, None, "backward of the spike gather as a gather over "
+                                      "the source-major table (False: XLA's scatter-add)")
     budget_s: float = param(120.0, at_least(1.0), "stop measuring after this wall time")
 
 
@@ -54,10 +57,12 @@ def run(cfg: Config, out: Path) -> dict:
     rows = []
     dev = jax.devices()[0]
     for scale in cfg.scales:
-        spec = BrainSpec.scale(scale)
+        spec = BrainSpec.scale(scale, substeps=cfg.substeps)
         model = make_model(spec, cfg.vocab, cfg.compute_dtype)
+        if not cfg.transposed_backward:
+            model = model._replace(conn=model.conn._replace(out_pos=None, out_row=None))
         params = init_params(model, jax.random.key(0))
-        tc = TrainConfig(scale=scale, steps=1000, lr=5e-3)
+        tc = TrainConfig(scale=scale, substeps=cfg.substeps, steps=1000, lr=5e-3)
         opt, _ = make_optimizer(tc)
         ost = opt.init(params)
         step = make_train_step(model, opt)
@@ -103,6 +108,7 @@ def run(cfg: Config, out: Path) -> dict:
                 row = {**info, "mode": "generate", "batch": b, "error": str(e)[:300]}
             rows.append(row)
             print({k: row.get(k) for k in ("scale", "mode", "batch", "compile_s", "step_s", "tokens_per_s", "error")}, flush=True)
-    res = {"device": dev.device_kind, "jax": jax.__version__, "rows": rows}
+    res = {"device": dev.device_kind, "jax": jax.__version__, "substeps": cfg.substeps,
+           "transposed_backward": cfg.transposed_backward, "rows": rows}
     write_json(Path(out) / "bench.json", res)
     return {"n_rows": len(rows), "device": dev.device_kind}
