@@ -90,7 +90,9 @@ def main():
             isi = np.diff(tj)
             cvs.append(isi.std() / isi.mean())
     if args.export:
-        np.savez(args.export, counts=np.bincount(i, minlength=n), **init)
+        # spike_step: the step whose update produced the spike (Brian2 stamps it at that step's start)
+        np.savez(args.export, counts=np.bincount(i, minlength=n), spike_i=i,
+                 spike_step=np.rint(t / 0.1).astype(np.int64), **init)
     print(json.dumps({
         "network": args.network, "seed": args.seed, "peer": f"brian2 {b2.__version__} cython",
         "rate_E_hz": float((i < args.n_exc).sum() / args.n_exc / dur_s),

@@ -11,6 +11,16 @@
 * CUBA: E_L = -49 mV (above threshold: neurons fire without input), dv/dt =
   (g_ex + g_in - (v - E_L)) / tau_m with jumps of 1.62 mV (exc) and -9 mV (inh), i.e. currents
   of w * C_m / tau_m pA; initial v ~ U(V_reset, V_th). Brian2 gives 5.5-6.2 Hz.
+
+Refractoriness, and why jaxbrain's default rates sit ~1 Hz below Brian2's: jaxbrain (like
+NEST) holds the membrane at V_reset for round(t_ref / dt) updates after the step that spiked,
+i.e. exactly t_ref. Brian2 evaluates ``timestep(t - lastspike) >= timestep(refractory)``
+before each update with the spike stamped at the start of its step, so it resumes one update
+earlier: t_ref - dt (4.9 ms here). The self-sustained COBA network is sensitive to this:
+over 9 seeds on the identical networks jaxbrain's E rate is 0.9 Hz lower with 5.0 ms and
+0.2 Hz higher with ``t_ref_ms = 4.9`` (spike for spike equal to Brian2 until float32 vs
+float64 rounding makes the chaotic trajectories part; docs/peers.md). The default stays the
+benchmark's 5 ms in NEST's convention; pass ``t_ref_ms = 5.0 - dt`` to run Brian2's.
 """
 
 from __future__ import annotations
@@ -31,6 +41,8 @@ CUBA_PARAMS = COBA_PARAMS.replace(v_rest=-49.0)
 
 
 def _build(model, params, w_ex, w_in, n_exc, n_inh, p, seed, dt, impl, rate_hz, conductance, synapses):
+    if params.t_ref < 0:
+        raise ValueError(f"t_ref_ms={params.t_ref!r}; allowed: >= 0")
     pops = {"E": nw.Population(n_exc, model, params, conductance=conductance),
             "I": nw.Population(n_inh, model, params, conductance=conductance)}
     projs = {}
@@ -51,14 +63,15 @@ def _build(model, params, w_ex, w_in, n_exc, n_inh, p, seed, dt, impl, rate_hz, 
 
 
 def coba(n_exc: int = 3200, n_inh: int = 800, p: float = 0.02, seed: int = 0, dt: float = 0.1,
-         impl: str = "auto", w_ex_ns: float = 6.0, w_in_ns: float = 67.0, synapses=None, init=None):
+         impl: str = "auto", w_ex_ns: float = 6.0, w_in_ns: float = 67.0, synapses=None, init=None,
+         t_ref_ms: float = 5.0):
     """The COBA network and its random initial state (seeded).
 
     ``synapses = {"E": (i, j), "I": (i, j)}`` and ``init = (v0 mV, g_ex0 nS, g_in0 nS)`` (arrays
     over all neurons, E first) replace the generated connectivity / initial state, e.g. to run
     exactly the network another simulator drew.
     """
-    net = _build(neurons.lif_conductance, COBA_PARAMS, w_ex_ns, w_in_ns, n_exc, n_inh, p, seed, dt,
+    net = _build(neurons.lif_conductance, COBA_PARAMS.replace(t_ref=t_ref_ms), w_ex_ns, w_in_ns, n_exc, n_inh, p, seed, dt,
                  impl, 20.0, True, synapses)
     if init is not None:
         v, ge, gi = (jnp.asarray(a, jnp.float32) for a in init)
@@ -76,10 +89,10 @@ def coba(n_exc: int = 3200, n_inh: int = 800, p: float = 0.02, seed: int = 0, dt
 
 
 def cuba(n_exc: int = 3200, n_inh: int = 800, p: float = 0.02, seed: int = 0, dt: float = 0.1,
-         impl: str = "auto", w_ex_mv: float = 1.62, w_in_mv: float = -9.0):
-    """The CUBA network and its random initial state (seeded)."""
+         impl: str = "auto", w_ex_mv: float = 1.62, w_in_mv: float = -9.0, t_ref_ms: float = 5.0):
+    """The CUBA network and its random initial state (seeded). ``t_ref_ms``: as for :func:`coba`."""
     to_pa = CUBA_PARAMS.c_m / CUBA_PARAMS.tau_m
-    net = _build(neurons.lif_current, CUBA_PARAMS, w_ex_mv * to_pa, w_in_mv * to_pa, n_exc, n_inh,
+    net = _build(neurons.lif_current, CUBA_PARAMS.replace(t_ref=t_ref_ms), w_ex_mv * to_pa, w_in_mv * to_pa, n_exc, n_inh,
                  p, seed, dt, impl, 6.0, False, None)
     key = jax.random.key(seed)
     v0 = {name: CUBA_PARAMS.v_reset + (CUBA_PARAMS.v_th - CUBA_PARAMS.v_reset)
