@@ -87,18 +87,21 @@ def _project_star(spec, s, ls: LearnerSpec):
     later = dict(first)
     later["NOUN"] = ["PHON", "NOUN", "VISUAL"]
     later["VERB"] = ["PHON", "VERB", "MOTOR"]
-    for _ in range(ls.proj_rounds):
-        s = B.project(spec, s, None, later)
-    return s
+    # one traced copy of the round (a fori_loop), so compilation does not grow with rounds
+    return jax.lax.fori_loop(0, ls.proj_rounds, lambda _, t: B.project(spec, t, None, later), s)
 
 
 def sentence(spec, ls: LearnerSpec, state, noun, verb):
     """Train on one (noun, verb) sentence; noun in 0..N-1, verb in 0..V-1 (traced ints)."""
     s = B.activate(spec, state, "VISUAL", noun)
     s = B.activate(spec, s, "MOTOR", verb)
-    for w in (noun, ls.num_nouns + verb):
-        s = B.activate(spec, s, "PHON", w)
-        s = _project_star(spec, s, ls)
+
+    def word(t, w):   # the two words share one traced body (lax.scan)
+        t = B.activate(spec, t, "PHON", w)
+        return _project_star(spec, t, ls), None
+
+    words = jnp.stack([jnp.asarray(noun, jnp.int32), ls.num_nouns + jnp.asarray(verb, jnp.int32)])
+    s, _ = jax.lax.scan(word, s, words)
     s = B.clear(spec, s, "VISUAL")
     s = B.clear(spec, s, "MOTOR")
     return s
@@ -129,9 +132,9 @@ def _test_word(spec, ls: LearnerSpec, state, word):
     # 1. category from the neurons: which lexical area does PHON[word] drive harder?
     s1 = B.activate(spec, s, "PHON", word)
     s1 = B.project(spec, s1, None, {"PHON": ["NOUN", "VERB"]}, learn=False)
-    for _ in range(ls.proj_rounds):
-        s1 = B.project(spec, s1, None, {"PHON": ["NOUN", "VERB"], "NOUN": ["NOUN"], "VERB": ["VERB"]},
-                       learn=False)
+    s1 = jax.lax.fori_loop(0, ls.proj_rounds, lambda _, t: B.project(
+        spec, t, None, {"PHON": ["NOUN", "VERB"], "NOUN": ["NOUN"], "VERB": ["VERB"]},
+        learn=False), s1)
     in_noun = _input_sum(spec, s1, "PHON", "NOUN")
     in_verb = _input_sum(spec, s1, "PHON", "VERB")
     says_noun = in_noun >= in_verb
