@@ -37,6 +37,7 @@ class Config:
     substeps: int = param(8, positive, "neural substeps per token")
     transposed_backward: bool = param(True, None, "backward of the spike gather as a gather over "
                                       "the source-major table (False: XLA's scatter-add)")
+    remat: bool = param(True, None, "recompute each token's forward in the backward pass")
     budget_s: float = param(120.0, at_least(1.0), "stop measuring after this wall time")
 
 
@@ -65,7 +66,7 @@ def run(cfg: Config, out: Path) -> dict:
         tc = TrainConfig(scale=scale, substeps=cfg.substeps, steps=1000, lr=5e-3)
         opt, _ = make_optimizer(tc)
         ost = opt.init(params)
-        step = make_train_step(model, opt)
+        step = make_train_step(model, opt, remat=cfg.remat)
         rs = np.random.default_rng(0)
         # work per token: decoder, dense-gather synaptic ops, spike events at the initial rates
         x = jnp.asarray(rs.integers(0, cfg.vocab, (4, cfg.seq_len)), jnp.int32)
@@ -109,6 +110,6 @@ def run(cfg: Config, out: Path) -> dict:
             rows.append(row)
             print({k: row.get(k) for k in ("scale", "mode", "batch", "compile_s", "step_s", "tokens_per_s", "error")}, flush=True)
     res = {"device": dev.device_kind, "jax": jax.__version__, "substeps": cfg.substeps,
-           "transposed_backward": cfg.transposed_backward, "rows": rows}
+           "transposed_backward": cfg.transposed_backward, "remat": cfg.remat, "rows": rows}
     write_json(Path(out) / "bench.json", res)
     return {"n_rows": len(rows), "device": dev.device_kind}
