@@ -41,6 +41,7 @@ def run(cfg: Config, out: Path) -> dict:
     import numpy as np
     from jaxbrain.assemblies import brain as B
     from jaxbrain.assemblies import learner as L
+    from jaxbrain.runs import write_json
 
     nouns, verbs = L.load_lexicon(cfg.num_nouns, cfg.num_verbs, path=cfg.lexicon_path or None)
     ls = L.LearnerSpec(num_nouns=cfg.num_nouns, num_verbs=cfg.num_verbs, p=cfg.p,
@@ -73,6 +74,9 @@ def run(cfg: Config, out: Path) -> dict:
         hist["sentences"].append(done)
         hist["category_acc"].append(float(r["category_ok"].mean()))
         hist["property_p_acc"].append(float(r["property_p"].mean()))
+        write_json(out / "progress.json", {"history": hist, "train_s": train_s, "test_s": test_s,
+                                           "compile_s": t_compile,
+                                           "dropped": {k: int(v.dropped) for k, v in state.stores.items()}})
         if r["property_p"].all():
             criterion = done
             break
