@@ -17,7 +17,7 @@ from pathlib import Path
 
 import jax
 
-from jaxbrain import propagation
+from jaxbrain import fused, propagation
 from jaxbrain import simulate as sim
 from jaxbrain.config import param, positive
 from jaxbrain.models.coba_scaled import coba_scaled
@@ -33,6 +33,7 @@ class Config:
     scales: tuple[float, ...] = param((1.0, 10.0, 100.0, 1000.0), positive, "network size / 4,000")
     impls: tuple[str, ...] = param(("event", "procedural"), doc="propagation implementations")
     kernels: tuple[str, ...] = param(("kernel",), doc="event delivery: 'kernel' (fused Pallas) and/or 'xla'")
+    forms: tuple[str, ...] = param(("merged", "network"), doc="'merged' (jaxbrain.fused) and/or 'network'")
     duration_ms: float = param(1000.0, positive, "biological time per timed run, ms")
     chunk_steps: int = param(2000, positive, "steps per jitted scan")
 
@@ -50,10 +51,15 @@ def floor_bytes_per_step(n: int, rate_hz: float, fan_out: int, dt: float, impl: 
 def run(cfg: Config, out: Path) -> dict:
     dev = jax.devices()[0]
     rows = []
-    for scale, impl, method in itertools.product(cfg.scales, cfg.impls, cfg.kernels):
+    for scale, impl, method, form in itertools.product(cfg.scales, cfg.impls, cfg.kernels, cfg.forms):
         propagation.EVENT_KERNEL["method"] = method
         t0 = time.perf_counter()
         net, state = coba_scaled(scale, impl=impl)
+        if form == "merged":
+            if impl != cfg.impls[0]:
+                continue  # merged synapses are explicit whatever impl built them
+            net = fused.fuse(net, rate_hz=60.0)
+            state = fused.fuse_state(net, state)
         jax.block_until_ready(state)
         build_s = time.perf_counter() - t0
         n = sum(p.n for p in net.populations.values())
@@ -71,14 +77,14 @@ def run(cfg: Config, out: Path) -> dict:
         per_bio_s = wall / (cfg.duration_ms * 1e-3)
         floor_s = floor_bytes_per_step(n, float(rate), 80, net.dt, impl) / HBM_BYTES_PER_S * 1e4
         peer = BRAINEVENT_H100_S_PER_BIO_S.get(n)
-        row = {"n_neurons": n, "impl": impl, "delivery": method, "rate_hz": float(rate), "build_s": build_s,
+        row = {"n_neurons": n, "impl": impl if form == "network" else "merged", "delivery": method, "rate_hz": float(rate), "build_s": build_s,
                "compile_and_first_run_s": first_s, "wall_s_per_bio_s": per_bio_s,
                "real_time_factor": per_bio_s, "syn_events_per_s": events / wall,
                "peak_bytes": stats.get("peak_bytes_in_use"), "floor_s_per_bio_s": floor_s,
                "brainevent_s_per_bio_s": peer,
                "speedup_vs_brainevent": (peer / per_bio_s) if peer else None}
         rows.append(row)
-        print(f"n={n:>9,d} {impl:10s} {method:6s} rate {rate:6.2f} Hz  {per_bio_s:8.3f} s/bio-s  "
+        print(f"n={n:>9,d} {row['impl']:10s} {method:6s} rate {rate:6.2f} Hz  {per_bio_s:8.3f} s/bio-s  "
               f"{events / wall:9.3e} ev/s  floor {floor_s:.3f}  "
               f"peak {row['peak_bytes'] or 0:,}  x brainevent {row['speedup_vs_brainevent'] or float('nan'):.2f}",
               flush=True)

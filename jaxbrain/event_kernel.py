@@ -53,11 +53,14 @@ def supported(syn) -> bool:
     return syn.impl == "procedural" and syn.conn.kind != "fixed_indegree"
 
 
-def tile_shape(row_len: int) -> tuple[int, int]:
-    """(rows, slots) of one tile: slots = row length rounded up to a power of two, rows such
+def tile_shape(row_len: int, explicit: bool = False) -> tuple[int, int, int]:
+    """(rows, slots, chunks) of one tile: slots = row length rounded up to a power of two
+    (for explicit rows at most ``MAX_TILE``: longer rows are read in ``chunks``), rows such
     that the tile has at most ``MAX_TILE`` synapses (at least one row)."""
     slots = 1 << max(0, (row_len - 1).bit_length())
-    return max(1, MAX_TILE // slots), slots
+    if explicit:
+        slots = min(slots, MAX_TILE)
+    return max(1, MAX_TILE // slots), slots, -(-row_len // slots)
 
 
 class Active(NamedTuple):
@@ -90,7 +93,7 @@ def compact(spikes, *, interpret: bool = False) -> Active:
     return Active(idx, counts)
 
 
-def _kernel(t_ref, seed_ref, spk_ref, idx_ref, cnt_ref, *refs, syn, rows, slots, n_programs, n_blocks,
+def _kernel(t_ref, seed_ref, spk_ref, idx_ref, cnt_ref, *refs, syn, rows, slots, chunks, n_programs, n_blocks,
             ring_len, scale, interpret):
     *ell_refs, _buf_in, buf = refs
     conn = syn.conn
@@ -99,12 +102,14 @@ def _kernel(t_ref, seed_ref, spk_ref, idx_ref, cnt_ref, *refs, syn, rows, slots,
     t = t_ref[0]
     col = jnp.arange(slots, dtype=jnp.int32)
 
-    def tile(src, s):
-        """Targets (flat ring index), values and mask of the tile of sources ``src``."""
+    def tile(src, s, c):
+        """Ring slots, targets, values and mask of the synapses of sources ``src`` (chunk
+        ``c`` of their rows)."""
         if syn.impl == "event":
             d = syn.ell.targets.shape[1]
-            live = (s != 0)[:, None] & (col < d)[None, :]
-            flat = src[:, None] * d + col[None, :]
+            cc = c * slots + col
+            live = (s != 0)[:, None] & (cc < d)[None, :]
+            flat = src[:, None] * d + cc[None, :]
             tg = plt.load(ell_refs[0].at[flat], mask=live, other=n_post)
             w = plt.load(ell_refs[1].at[flat], mask=live, other=0.0)
             delay = plt.load(ell_refs[2].at[flat], mask=live, other=1) if len(ell_refs) > 2 \
@@ -114,8 +119,7 @@ def _kernel(t_ref, seed_ref, spk_ref, idx_ref, cnt_ref, *refs, syn, rows, slots,
             live = (s != 0)[:, None] & r.valid
             tg, w, delay = r.targets, r.weights, r.delays
         live = live & (tg < n_post)
-        slot = (t + delay) % ring_len
-        return slot * n_post + jnp.where(live, tg, 0), w * (s * scale)[:, None], live
+        return (t + delay) % ring_len, jnp.where(live, tg, 0), w * (s * scale)[:, None], live
 
     def block(j, carry):
         b = j * n_programs + pid
@@ -125,12 +129,18 @@ def _kernel(t_ref, seed_ref, spk_ref, idx_ref, cnt_ref, *refs, syn, rows, slots,
             k = g * rows + jnp.arange(rows, dtype=jnp.int32)
             src = plt.load(idx_ref.at[b * BLOCK + k], mask=k < count, other=0)
             s = plt.load(spk_ref.at[src], mask=k < count, other=0.0)
-            idx, val, live = tile(src, s)
-            if interpret:  # the interpreter has no masked atomics: send dead lanes to a spare slot
-                plt.atomic_add(buf, jnp.where(live, idx, ring_len * n_post), jnp.where(live, val, 0.0))
-            else:
-                plt.atomic_add(buf, idx, val, mask=live)
-            return carry
+
+            def chunk(c, carry):
+                slot, tg, val, live = tile(src, s, c)
+                if interpret:  # the interpreter has no masked atomics: send dead lanes to a spare column
+                    plt.atomic_add(buf, (slot, jnp.where(live, tg, n_post)), jnp.where(live, val, 0.0))
+                else:
+                    plt.atomic_add(buf, (slot, tg), val, mask=live)
+                return carry
+
+            if chunks == 1:
+                return chunk(0, carry)
+            return jax.lax.fori_loop(0, chunks, chunk, carry)
 
         jax.lax.fori_loop(0, (count + rows - 1) // rows, group, 0)
         return carry
@@ -161,7 +171,7 @@ def deliver(syn, spikes, ring: DelayRing, t, scale: float = 1.0, active: Active 
     conn = syn.conn
     active = compact(spikes, interpret=interpret) if active is None else active
     row_len = syn.ell.targets.shape[1] if syn.impl == "event" else conn.max_out
-    rows, slots = tile_shape(row_len)
+    rows, slots, chunks = tile_shape(row_len, explicit=syn.impl == "event")
     n_blocks = active.counts.shape[0]
     n_programs = max(1, min(n_programs or N_PROGRAMS, n_blocks))
     ring_len, n_post = ring.buf.shape
@@ -170,14 +180,14 @@ def deliver(syn, spikes, ring: DelayRing, t, scale: float = 1.0, active: Active 
         ell = [syn.ell.targets.reshape(-1), syn.ell.weights.reshape(-1)]
         if conn.delay.heterogeneous:
             ell.append(syn.ell.delays.reshape(-1))
-    buf = ring.buf.reshape(-1)
+    buf = ring.buf
     if interpret:
-        buf = jnp.concatenate([buf, jnp.zeros((1,), buf.dtype)])
-    kernel = functools.partial(_kernel, syn=syn, rows=rows, slots=slots, n_programs=n_programs,
+        buf = jnp.concatenate([buf, jnp.zeros((ring_len, 1), buf.dtype)], axis=1)
+    kernel = functools.partial(_kernel, syn=syn, rows=rows, slots=slots, chunks=chunks, n_programs=n_programs,
                                n_blocks=n_blocks, ring_len=ring_len, scale=scale, interpret=interpret)
     args = [jnp.reshape(jnp.asarray(t, jnp.int32), (1,)), jnp.reshape(jnp.asarray(conn.seed, jnp.int32), (1,)),
             spikes.astype(jnp.float32), active.idx, active.counts, *ell, buf]
     out = pl.pallas_call(kernel, out_shape=jax.ShapeDtypeStruct(buf.shape, buf.dtype), grid=(n_programs,),
                          input_output_aliases={len(args) - 1: 0}, interpret=interpret,
                          compiler_params=plt.CompilerParams(num_warps=4, num_stages=1))(*args)
-    return DelayRing(out[:ring_len * n_post].reshape(ring_len, n_post))
+    return DelayRing(out[:, :n_post] if interpret else out)

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import fused
 from . import network as nw
 
 __all__ = ["simulate", "Monitor", "Recording", "run", "SimulationError", "rates_hz"]
@@ -62,12 +63,13 @@ class Monitor:
                                                  for k, x in sorted(items)))
 
     def record(self, net: nw.Network, state: nw.NetworkState, spikes: dict) -> dict:
+        pop = lambda k: net.pop_state(state, k) if isinstance(net, fused.FusedNetwork) else state.neurons[k]
         out = {"pop_spikes": {k: s.sum() for k, s in spikes.items()},
-               "finite": {k: jnp.all(jnp.isfinite(state.neurons[k].v)) for k in spikes}}
+               "finite": {k: jnp.all(jnp.isfinite(pop(k).v)) for k in spikes}}
         if self.raster:
             out["raster"] = {k: spikes[k][:n] > 0 for k, n in self.raster}
         if self.traces:
-            out["traces"] = {k: getattr(state.neurons[k], f)[:n] for k, (f, n) in self.traces}
+            out["traces"] = {k: getattr(pop(k), f)[:n] for k, (f, n) in self.traces}
         return out
 
 
@@ -99,9 +101,11 @@ def rates_hz(rec: Recording, skip_steps: int = 0) -> dict:
 @functools.partial(jax.jit, static_argnames=("monitor", "n_steps", "unroll"))
 def _chunk(net, state, counts, monitor: Monitor, n_steps: int, unroll: int):
     """``n_steps`` network steps on lax.scan with monitors (one compiled program per shape)."""
+    step = fused.step if isinstance(net, fused.FusedNetwork) else nw.step
+
     def body(carry, _):
         s, c = carry
-        s, spikes = nw.step(net, s)
+        s, spikes = step(net, s)
         c = {k: c[k] + spikes[k].astype(c[k].dtype) for k in c}
         return (s, c), monitor.record(net, s, spikes)
     (state, counts), rec = jax.lax.scan(body, (state, counts), None, length=n_steps, unroll=unroll)

@@ -25,6 +25,8 @@ CASES = {
     "procedural_prob_dale": (lambda: cx.fixed_prob(500, 300_000, 0.001, seed=2, exc_fraction=0.8, g_inh=4.0,
                                                    delay=cx.DelayLaw("normal", 1.0, 0.3, max_ms=2.0)), "procedural"),
     "procedural_small_world": (lambda: cx.small_world(5000, 16, 0.2, seed=3), "procedural"),
+    "explicit_long_rows": (lambda: cx.fixed_prob(300, 100_000, 0.03, seed=6, weight=cx.WeightLaw("normal", 1.0, 0.3)),
+                           "event"),
 }
 
 
@@ -75,9 +77,10 @@ def test_unsupported_synapses_are_refused():
 
 
 def test_tile_shape():
-    assert ek.tile_shape(80) == (16, 128)
-    assert ek.tile_shape(1) == (2048, 1)
-    assert ek.tile_shape(5000) == (1, 8192)
+    assert ek.tile_shape(80) == (16, 128, 1)
+    assert ek.tile_shape(1) == (2048, 1, 1)
+    assert ek.tile_shape(5000) == (1, 8192, 1)
+    assert ek.tile_shape(5000, explicit=True) == (1, 2048, 3)
 
 
 def test_kernel_lowers_for_the_gpu():
