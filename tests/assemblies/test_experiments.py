@@ -63,7 +63,8 @@ def test_learner_category_from_neurons(learner_small):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="known gap: one verb stays below 0.75 PHON overlap for 300 sentences; "
-                          "the reference learner reaches criterion in ~47-72", strict=False)
+@pytest.mark.xfail(reason="known gap at seed 0: one verb stays at ~0.65 PHON overlap for 300 "
+                          "sentences (seeds 1, 2 reach criterion after 50, 60; the reference "
+                          "learner ~47-72)", strict=False)
 def test_learner_reaches_criterion_like_reference(learner_small):
     assert learner_small["sentences_to_criterion"] is not None, learner_small["history"]
