@@ -8,6 +8,10 @@
 * :mod:`.implicit`: the hashed connectivity; :mod:`.kcap`: the k-cap and its tie rule.
 * :mod:`.operations`: projection, association, merge, pattern completion recipes (PNAS 2020).
 * :mod:`.learner`: word acquisition (learner.py semantics) with neural readouts only.
+* :mod:`.parser`: the English parser (parser.py semantics), dependencies read from LEX.
+* :mod:`.word_order`: word-order learning and generation (word_order_int.py semantics).
+* :mod:`.fibrewise`: ``project`` as per-fibre kernels driven from the host (fast compile
+  on CPU for applications with many projection maps).
 * :mod:`.seed_workload`: the jitted seed benchmark sentence.
 
 See docs/assemblies.md.

@@ -23,8 +23,9 @@ Control (symbolic, the "rules" of each word's category; nothing neural is decide
 
 Which areas hold an assembly depends only on this control, never on neural values, so
 :func:`plan` compiles a sentence's category sequence into a static list of neural
-operations, and :func:`parse` runs them (one jitted call per distinct projection map and
-round count, cached across sentences) with the word indices as data.
+operations, and :func:`parse` runs them with the word indices as data, each projection
+round as per-fibre kernels (:func:`.fibrewise.project_round`, compiled once per shape and
+shared by all sentences and seeds; areas the plan has fixed get no input computation).
 
 Readout (plasticity off, all assemblies unfixed; reference ``read_out`` with fibre
 readout): starting at VERB, project the area into every area it ever fired into that the
