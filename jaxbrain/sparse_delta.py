@@ -10,6 +10,7 @@ vmaps:
   gathers fused into one kernel);
 * :func:`update` applies ``delta <- fn(delta, found)`` to a batch of keys, inserting the keys
   not yet present (a sort of the new keys and a merge by rank, no full re-sort);
+  :func:`update_existing` does the in-place part only (no insert, no O(C) merge);
 * :func:`sum_into_post` adds the deltas of all entries whose ``pre`` is in a given set of
   active ids into a vector over ``post`` ids (the read-back a projection needs);
 * :func:`fill` and ``store.dropped`` report how full the store is and how many inserts were
@@ -34,7 +35,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["DeltaStore", "EMPTY", "init", "lookup", "update", "sum_into_post", "members",
+__all__ = ["DeltaStore", "EMPTY", "init", "lookup", "update", "update_existing",
+           "sum_into_post", "members",
            "fill", "grow", "count_less", "to_numpy"]
 
 EMPTY = np.uint32(0xFFFFFFFF)
@@ -190,6 +192,20 @@ def update(store: DeltaStore, pre, post, fn: Callable, valid=None,
     total = store.size + n_new
     size = jnp.minimum(total, c)
     return DeltaStore(out_pre, out_post, out_d, size, store.dropped + (total - size))
+
+
+def update_existing(store: DeltaStore, pre, post, fn: Callable, valid=None) -> DeltaStore:
+    """Like :func:`update` but only for keys already in the store: ``delta <- fn(old, True)``
+    in place; keys not found are ignored (not inserted, not counted). No sort, no merge:
+    ``O(M log C)`` instead of ``O(C)``. Callers use it when they know no key is new.
+    """
+    pre = jnp.asarray(pre).astype(jnp.uint32).reshape(-1)
+    post = jnp.asarray(post).astype(jnp.uint32).reshape(-1)
+    valid = jnp.ones(pre.shape, bool) if valid is None else jnp.asarray(valid, bool).reshape(-1)
+    old, found, pos = lookup(store, pre, post)
+    new_val = fn(old, found).astype(store.delta.dtype)
+    idx = jnp.where(valid & found, pos, store.capacity)
+    return store._replace(delta=store.delta.at[idx].set(new_val, mode="drop"))
 
 
 def members(ids, sorted_set) -> jax.Array:

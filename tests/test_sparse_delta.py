@@ -104,3 +104,16 @@ def test_vmap_over_stores():
 def test_bad_capacity_message():
     with pytest.raises(ValueError, match="capacity"):
         sd.init(0)
+
+
+def test_update_existing_changes_only_stored_keys():
+    st = sd.init(16)
+    st = sd.update(st, jnp.array([1, 2, 3]), jnp.array([5, 6, 7]), lambda o, f: o + 1.0)
+    add = lambda o, f: o + 10.0  # noqa: E731
+    got = sd.update_existing(st, jnp.array([2, 9, 3]), jnp.array([6, 9, 7]), add,
+                             jnp.array([True, True, False]))
+    ref = sd.update(st, jnp.array([2]), jnp.array([6]), add)
+    for a, b in zip(sd.to_numpy(got), sd.to_numpy(ref)):
+        np.testing.assert_array_equal(a, b)
+    assert int(got.size) == 3 and int(got.dropped) == 0
+    np.testing.assert_allclose(sd.to_numpy(got)[2], [1.0, 11.0, 1.0])
