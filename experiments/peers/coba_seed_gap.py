@@ -1,15 +1,17 @@
 """Why do jaxbrain's and Brian2's COBA seed ensembles differ? A factorial swap.
 
 For each seed, two random realisations are drawn: Brian2's (``Synapses.connect(p=0.02)`` and
-its randn initial state) and jaxbrain's (``brette2007.coba``). Each is run in both simulators,
-and jaxbrain also runs the two mixed realisations (one generator's connectivity with the
-other's initial state). If the rate follows the engine, the dynamics differ; if it follows
-the realisation, the generators do; the mixed runs say which ingredient carries it. Also
-reported: the connectivity and initial-state statistics of both generators.
+its randn initial state) and jaxbrain's (``brette2007.coba``). Brian2 runs its own; jaxbrain
+runs both, with its default refractoriness (5 ms, NEST's convention) and with Brian2's
+(4.9 ms of clamped updates, see ``brette2007``'s docstring). With ``--swaps`` Brian2 also
+runs jaxbrain's realisation and jaxbrain (5 ms) runs Brian2's and the two mixed realisations
+(one generator's connectivity with the other's initial state): if the rate follows the
+engine, the dynamics differ; if it follows the realisation, the generators do; the mixed runs
+say which ingredient carries it. Also reported: connectivity and initial-state statistics.
 
 Run with jaxbrain's Python; Brian2 is run as a subprocess with ``--peer-python``:
-    python experiments/peers/coba_seed_gap.py --seeds 0-8 --peer-python /work/peers/bin/python \
-        --out results/peers/coba_seed_gap.json
+    python experiments/peers/coba_seed_gap.py --seeds 0-8 --swaps --peer-python /work/peers/bin/python \
+        --out results/peers/coba_seed_gap_swaps.json
 """
 
 from __future__ import annotations
@@ -49,9 +51,9 @@ def jaxbrain_draw(seed: int, **kw) -> dict:
     return out
 
 
-def run_jaxbrain(real: dict, ms: float = 1000.0) -> dict:
+def run_jaxbrain(real: dict, ms: float = 1000.0, t_ref_ms: float = 5.0) -> dict:
     net, state = brette2007.coba(synapses={"E": (real["ce_i"], real["ce_j"]), "I": (real["ci_i"], real["ci_j"])},
-                                 init=(real["v0_mv"], real["ge0"], real["gi0"]))
+                                 init=(real["v0_mv"], real["ge0"], real["gi0"]), t_ref_ms=t_ref_ms)
     _, rec = sim.run(net, state, int(round(ms / net.dt)), chunk_steps=int(round(ms / net.dt)), progress=False)
     r = sim.rates_hz(rec)
     return {"E": r["E"], "I": r["I"]}
@@ -92,6 +94,7 @@ def main():
     ap.add_argument("--seeds", default="0-8", help="e.g. 0-8 or 0,3,5")
     ap.add_argument("--peer-python", required=True)
     ap.add_argument("--duration-ms", type=float, default=1000.0)
+    ap.add_argument("--swaps", action="store_true", help="also the cross and mixed runs")
     ap.add_argument("--out", default="results/peers/coba_seed_gap.json")
     args = ap.parse_args()
     seeds = (list(range(int(args.seeds.split("-")[0]), int(args.seeds.split("-")[1]) + 1))
@@ -106,25 +109,37 @@ def main():
         b = {k: v for k, v in np.load(b_npz).items() if k != "counts"}
         j = jaxbrain_draw(seed)
         np.savez(j_npz, **j)
-        row["brian2_on_jaxbrain"] = run_brian2(args.peer_python, seed, args.duration_ms, load=str(j_npz))
         row["jaxbrain_on_jaxbrain"] = run_jaxbrain(j, args.duration_ms)
-        row["jaxbrain_on_brian2"] = run_jaxbrain(b, args.duration_ms)
-        conn = lambda r: {k: r[k] for k in ("ce_i", "ce_j", "ci_i", "ci_j")}
-        init = lambda r: {k: r[k] for k in ("v0_mv", "ge0", "gi0")}
-        row["jaxbrain_conn_brian2_init"] = run_jaxbrain({**conn(j), **init(b)}, args.duration_ms)
-        row["brian2_conn_jaxbrain_init"] = run_jaxbrain({**conn(b), **init(j)}, args.duration_ms)
+        row["jaxbrain4.9_on_jaxbrain"] = run_jaxbrain(j, args.duration_ms, 4.9)
+        row["jaxbrain4.9_on_brian2"] = run_jaxbrain(b, args.duration_ms, 4.9)
+        if args.swaps:
+            row["brian2_on_jaxbrain"] = run_brian2(args.peer_python, seed, args.duration_ms, load=str(j_npz))
+            row["jaxbrain_on_brian2"] = run_jaxbrain(b, args.duration_ms)
+            conn = lambda r: {k: r[k] for k in ("ce_i", "ce_j", "ci_i", "ci_j")}
+            init = lambda r: {k: r[k] for k in ("v0_mv", "ge0", "gi0")}
+            row["jaxbrain_conn_brian2_init"] = run_jaxbrain({**conn(j), **init(b)}, args.duration_ms)
+            row["brian2_conn_jaxbrain_init"] = run_jaxbrain({**conn(b), **init(j)}, args.duration_ms)
         row["stats"] = {"brian2": realisation_stats(b), "jaxbrain": realisation_stats(j)}
         row["wall_s"] = time.perf_counter() - t0
         rows.append(row)
         print(json.dumps({k: v for k, v in row.items() if k != "stats"}), flush=True)
     keys = [k for k in rows[0] if k not in ("seed", "stats", "wall_s")]
+    # paired differences on identical realisations: the engine's share of the gap
+    paired = {}
+    for a, b_ in (("brian2_on_brian2", "jaxbrain4.9_on_brian2"), ("brian2_on_brian2", "jaxbrain_on_brian2"),
+                  ("brian2_on_jaxbrain", "jaxbrain_on_jaxbrain"), ("brian2_on_jaxbrain", "jaxbrain4.9_on_jaxbrain")):
+        if a in rows[0] and b_ in rows[0]:
+            dlt = np.array([r[b_]["E"] - r[a]["E"] for r in rows])
+            paired[f"{b_} - {a}"] = {"E_mean": float(dlt.mean()), "E_sem": float(dlt.std(ddof=1) / np.sqrt(len(dlt))) if len(dlt) > 1 else 0.0}
     summary = {k: {"E_mean": float(np.mean([r[k]["E"] for r in rows])), "E_sd": float(np.std([r[k]["E"] for r in rows], ddof=1)) if len(rows) > 1 else 0.0,
                    "I_mean": float(np.mean([r[k]["I"] for r in rows]))} for k in keys}
     for k, v in summary.items():
         print(f"{k:28s} E {v['E_mean']:6.2f} +- {v['E_sd']:.2f} Hz   I {v['I_mean']:6.2f} Hz")
+    for k, v in paired.items():
+        print(f"paired {k}: E {v['E_mean']:+.2f} +- {v['E_sem']:.2f} Hz (sem)")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"command": " ".join(sys.argv), "seeds": seeds, "summary": summary,
-                                          "rows": rows}, indent=1))
+                                          "paired": paired, "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":
