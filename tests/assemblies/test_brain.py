@@ -130,3 +130,13 @@ def test_spec_errors_name_the_problem():
         B.BrainSpec(areas=(B.Area("A", 100, 10),), fibres=(B.Fibre("X", "A"),))
     with pytest.raises(KeyError, match="not a stimulus"):
         B.project(_spec(), B.init(_spec()), {"A": ["A"]})
+
+
+def test_per_fibre_store_capacity():
+    spec = B.BrainSpec(areas=(B.Area("A", 100, 10), B.Area("C", 100, 10)),
+                       fibres=(B.Fibre("A", "C", capacity=64), B.Fibre("C", "A")),
+                       store_capacity=256)
+    st = B.init(spec)
+    assert st.stores["A->C"].capacity == 64 and st.stores["C->A"].capacity == 256
+    with pytest.raises(ValueError, match="capacity"):
+        B.BrainSpec(areas=(B.Area("A", 100, 10),), fibres=(B.Fibre("A", "A", capacity=0),))
