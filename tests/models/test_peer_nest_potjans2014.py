@@ -1,0 +1,69 @@
+"""Potjans & Diesmann 2014 microcircuit: jaxbrain against NEST 3.10 in the same run.
+
+Marked ``peer``: it needs a Python with both ``nest`` (``pip install nest-simulator``) and
+jaxbrain. It runs where pytest's own Python has nest, or with ``JAXBRAIN_NEST_PYTHON`` set to
+such a Python (see docs/peers.md); otherwise it is skipped. About 5 minutes on 2 cores.
+
+Both simulators build the same circuit (experiments/peers/nest_potjans2014.py: jaxbrain's
+parameters mirrored with NEST's iaf_psc_exp and fixed_indegree) at n_scaling 0.05 with full
+in-degrees, 200 ms warm-up, 500 ms recorded; two NEST seeds give the noise floor. Thresholds,
+from the calibration run of this configuration (results/peers/potjans2014_nest_s005.json,
+docs/peers.md): the mean KS distance over the 8 populations x 3 statistics is 0.178 for NEST
+seed 1 vs 2 and 0.127 for jaxbrain seed 1 vs them (0.177 / 0.149 with 3 NEST and 2 jaxbrain
+seeds); no jaxbrain-vs-NEST entry exceeds 1.13x its NEST-vs-NEST entry (1.92x with more
+seeds), so the per-entry bound 2.5 x floor + 0.08 leaves room for seed luck while a broken
+engine still fails: the stable populations have floors of 0.02-0.06 (L4E rates 0.031, L6E
+rates 0.055), where a 10 % rate error alone gives a KS distance above 0.3.
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).parents[2] / "experiments" / "peers" / "nest_potjans2014.py"
+POPS = ("L23E", "L23I", "L4E", "L4I", "L5E", "L5I", "L6E", "L6I")
+STATS = ("rate", "cv", "corr")
+
+
+def _nest_python() -> str:
+    if importlib.util.find_spec("nest") is not None:
+        return sys.executable
+    py = os.environ.get("JAXBRAIN_NEST_PYTHON", "")
+    if py and Path(py).exists():
+        return py
+    pytest.skip("NEST is not importable here; set JAXBRAIN_NEST_PYTHON to a Python with nest and jaxbrain")
+
+
+@pytest.mark.peer
+def test_microcircuit_spike_statistics_match_nest(tmp_path):
+    out = tmp_path / "pd14.json"
+    subprocess.run([_nest_python(), str(SCRIPT), "--n-scaling", "0.05", "--warmup-ms", "200",
+                    "--duration-ms", "500", "--nest-seeds", "1,2", "--jaxbrain-seeds", "1",
+                    "--cache", str(tmp_path / "cache"), "--out", str(out)], check=True, capture_output=True)
+    r = json.loads(out.read_text())
+    from jaxbrain.models import potjans2014 as pd
+
+    n_total = int(np.maximum(1, np.round(pd.N_FULL * 0.05)).sum())
+    # the same recurrent synapse count (NEST also counts one Poisson and one recorder link per neuron)
+    assert r["runs"]["nest:1"]["n_synapses"] - 2 * n_total == r["runs"]["jaxbrain:1"]["n_synapses"]
+    floor = r["ks_mean"]["nest_vs_nest"]
+    ours = r["ks_mean"]["jaxbrain_vs_nest"]
+    f = np.array([[floor[p][s] for s in STATS] for p in POPS])
+    j = np.array([[ours[p][s] for s in STATS] for p in POPS])
+    assert np.isfinite(f).all() and np.isfinite(j).all()
+    # on average no further from NEST than NEST is from itself (with a margin for 2 seeds)
+    assert j.mean() <= 1.5 * f.mean() + 0.02, (j.mean(), f.mean())
+    # and no single population / statistic far outside the floor
+    assert (j <= 2.5 * f + 0.08).all(), (j, f)
+    # mean rates: within the NEST seed-to-seed spread, or 15 %
+    for p in POPS:
+        nest_rates = [r["summary"][k][p]["rate_hz"] for k in ("nest:1", "nest:2")]
+        ours_rate = r["summary"]["jaxbrain:1"][p]["rate_hz"]
+        tol = max(0.15 * np.mean(nest_rates), 2 * abs(nest_rates[0] - nest_rates[1]))
+        assert abs(ours_rate - np.mean(nest_rates)) <= tol, (p, ours_rate, nest_rates)
