@@ -51,6 +51,9 @@ VARIANTS = {
                         {"substeps": 8}, 0.0),
     "damp_sub8_calib": ({"surrogate_scale": 0.3}, {"substeps": 8}, 0.05),
     "damp_sub16": ({"surrogate_scale": 0.3}, {"substeps": 16}, 0.0),
+    "damp015_sub8": ({"surrogate_scale": 0.15}, {"substeps": 8}, 0.0),
+    "damp_sub8_tau8": ({"surrogate_scale": 0.3, "tau_out": 8.0}, {"substeps": 8}, 0.0),
+    "damp_sub8_lr3e-2": ({"surrogate_scale": 0.3}, {"substeps": 8, "lr": 3e-2}, 0.0),
 }
 
 

@@ -29,12 +29,18 @@ Neuron (dimensionless adaptive LIF, "LSNN" form; dt = 1 ms per substep; threshol
     v   <- alpha * v + I - theta_prev * s_prev            alpha = exp(-dt / tau_m)
     a   <- rho * a + (1 - rho) * s_prev                    rho   = exp(-dt / tau_a)
     theta = 1 + beta * a
-    s   = H(v - theta)          (spike_fn: Heaviside, fast-sigmoid surrogate gradient)
+    s   = H(v - theta)          (spike_fn: Heaviside, fast-sigmoid surrogate gradient
+                                  dampened by ``surrogate_scale``, 0.3 as in LSNN)
 
 ``I`` is the synaptic input (sum over the module's incoming sparse projections of
 ``w * s_src`` from the *previous* substep: all modules advance together, the seeds'
 pipelined mode), plus a learned bias, plus the token drive for the Thalamus. The reset is
 soft (subtract the threshold) and excluded from the gradient, as usual for surrogate BPTT.
+Pipelining costs one substep per synaptic hop (the token reaches Broca on the third
+substep), hence 8 substeps per token by default (4 learned far less: docs/lm.md).
+
+The backward pass of the sparse gather is a gather too: over a source-major copy of the
+synapse table (``Connectivity.out_pos`` / ``out_row``), instead of XLA's scatter-add.
 """
 
 from __future__ import annotations
