@@ -60,7 +60,11 @@ def run_jaxbrain(real: dict, ms: float = 1000.0, t_ref_ms: float = 5.0) -> dict:
 
 
 def run_brian2(python: str, seed: int, ms: float, load: str = "", export: str = "") -> dict:
-    cmd = [python, str(PEER), "--network", "coba", "--seed", str(seed), "--duration-ms", str(ms)]
+    return run_brian2_network(python, "coba", seed, ms, load, export)
+
+
+def run_brian2_network(python: str, network: str, seed: int, ms: float, load: str = "", export: str = "") -> dict:
+    cmd = [python, str(PEER), "--network", network, "--seed", str(seed), "--duration-ms", str(ms)]
     cmd += ["--load", load] if load else []
     cmd += ["--export", export] if export else []
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
