@@ -36,17 +36,19 @@ __all__ = ["VARIANTS", "Config", "run", "run_variant"]
 
 # name -> (BrainSpec overrides, TrainConfig overrides, calibration target rate (0: none))
 VARIANTS = {
-    "base": ({}, {}, 0.0),
-    "damp": ({"surrogate_scale": 0.3}, {}, 0.0),
-    "trace": ({"readout": "trace", "tau_out": 10.0}, {}, 0.0),
-    "calib05": ({}, {}, 0.05),
-    "lr3e-3": ({}, {"lr": 3e-3}, 0.0),
-    "lsnn": ({"surrogate_scale": 0.3, "readout": "trace", "tau_out": 10.0}, {}, 0.05),
-    "lsnn_membrane": ({"surrogate_scale": 0.3}, {}, 0.05),
-    "damp_calib02": ({"surrogate_scale": 0.3}, {}, 0.02),
+    # the first recipe: 4 substeps, undamped surrogate, membrane read-out
+    "base": ({"surrogate_scale": 1.0}, {"substeps": 4}, 0.0),
+    "damp": ({"surrogate_scale": 0.3}, {"substeps": 4}, 0.0),
+    "trace": ({"surrogate_scale": 1.0, "readout": "trace", "tau_out": 10.0}, {"substeps": 4}, 0.0),
+    "calib05": ({"surrogate_scale": 1.0}, {"substeps": 4}, 0.05),
+    "lr3e-3": ({"surrogate_scale": 1.0}, {"substeps": 4, "lr": 3e-3}, 0.0),
+    "lsnn": ({"surrogate_scale": 0.3, "readout": "trace", "tau_out": 10.0}, {"substeps": 4}, 0.05),
+    "lsnn_membrane": ({"surrogate_scale": 0.3}, {"substeps": 4}, 0.05),
+    "damp_calib02": ({"surrogate_scale": 0.3}, {"substeps": 4}, 0.02),
+    "damp_lr5e-3": ({"surrogate_scale": 0.3}, {"substeps": 4, "lr": 5e-3}, 0.0),
+    "sub8": ({"surrogate_scale": 1.0}, {"substeps": 8}, 0.0),
+    # the new default: 8 substeps, surrogate dampened by 0.3
     "damp_sub8": ({"surrogate_scale": 0.3}, {"substeps": 8}, 0.0),
-    "damp_lr5e-3": ({"surrogate_scale": 0.3}, {"lr": 5e-3}, 0.0),
-    "sub8": ({}, {"substeps": 8}, 0.0),
     "damp_sub8_trace": ({"surrogate_scale": 0.3, "readout": "trace", "tau_out": 10.0},
                         {"substeps": 8}, 0.0),
     "damp_sub8_calib": ({"surrogate_scale": 0.3}, {"substeps": 8}, 0.05),
