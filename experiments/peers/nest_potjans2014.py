@@ -186,11 +186,20 @@ def compare(args):
                             for s in STATS} for name in pd.POPULATIONS}
               for kind, tabs in ks.items()}
     rates = {k: {name: float(stats[k][name]["rate"].mean()) for name in pd.POPULATIONS} for k in runs}
+    def window_rates(run, i, name, win_ms=500.0, dt=0.1):
+        """Rates (Hz) in consecutive ``win_ms`` windows of the recording (slow fluctuations)."""
+        steps = run["spikes"][name][1]
+        w = int(round(win_ms / dt))
+        n_win = int(round(args.duration_ms / dt)) // w
+        return [float(((steps >= j * w) & (steps < (j + 1) * w)).sum() / run["n"][i] / (win_ms * 1e-3))
+                for j in range(n_win)]
+
     summary = {k: {name: {"rate_hz": rates[k][name],
+                          "window_rates_500ms_hz": window_rates(runs[k], i, name),
                           "cv_mean": float(stats[k][name]["cv"].mean()) if stats[k][name]["cv"].size else None,
                           "n_cv": int(stats[k][name]["cv"].size),
                           "corr_mean": float(stats[k][name]["corr"].mean()) if stats[k][name]["corr"].size else None}
-                   for name in pd.POPULATIONS} for k in runs}
+                   for i, name in enumerate(pd.POPULATIONS)} for k in runs}
     result = {"command": " ".join([Path(sys.executable).name] + sys.argv),
               "n_scaling": args.n_scaling, "warmup_ms": args.warmup_ms, "duration_ms": args.duration_ms,
               "delays": args.delays, "threads": args.threads,

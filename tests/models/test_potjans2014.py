@@ -1,4 +1,5 @@
-"""Potjans & Diesmann 2014 microcircuit: per-population rates near the reference table."""
+"""Potjans & Diesmann 2014 microcircuit: synapse numbers, and per-population rates near NEST's at
+the same scale (the same-run NEST comparison is tests/models/test_peer_nest_potjans2014.py)."""
 
 import pytest
 
@@ -15,13 +16,26 @@ def test_synapse_numbers_follow_the_reference_formula():
     assert len(net.projections) == 55  # 64 pairs minus 9 with p = 0
 
 
+# NEST 3.10 at the same scale (results/peers/potjans2014_nest.json, docs/peers.md): the lowest
+# and highest rate (Hz) of each population over 500 ms windows (300-800 and 800-1300 ms) of
+# NEST seeds 1-3. The downscaled circuit fluctuates in bursts, so 500 ms windows vary (L23E
+# 1.25-2.05 Hz), and its rates differ from the full-scale reference table in NEST as well.
+NEST_WINDOW_RATES_HZ = {"L23E": (1.25, 2.05), "L23I": (3.60, 4.91), "L4E": (4.09, 4.36),
+                        "L4I": (6.04, 6.45), "L5E": (9.22, 11.76), "L5I": (9.21, 10.02),
+                        "L6E": (0.89, 1.12), "L6I": (8.20, 8.61)}
+
+
 @pytest.mark.slow
-def test_scaled_microcircuit_rates_near_reference():
-    """n_scaling = 0.1 with the full in-degrees: every population within a factor 1.6 of the
-    reference rate (measured here: 1.25, 3.69, 4.27, 6.08, 9.06, 9.25, 1.10, 8.25 Hz)."""
+def test_scaled_microcircuit_rates_near_nest_at_the_same_scale():
+    """n_scaling = 0.1 with the full in-degrees, 300 ms warm-up, 500 ms recorded: every
+    population within NEST's range of 500 ms window rates at this scale widened by 20 %
+    (measured here, seed 0: 1.28, 3.58, 4.25, 6.08, 8.76, 9.25, 1.10, 8.18 Hz), and within a
+    factor 2 of the full-scale reference table (what the scaled model allows)."""
     net, state = pd.microcircuit(0.1)
     state, _ = sim.run(net, state, 3000, chunk_steps=1000, progress=False)
     _, rec = sim.run(net, state, 5000, chunk_steps=1000, progress=False)
     rates = sim.rates_hz(rec)
-    for k, ref in pd.REFERENCE_RATES_HZ.items():
-        assert ref / 1.6 < rates[k] < ref * 1.6, (k, rates[k], ref)
+    for k, (lo, hi) in NEST_WINDOW_RATES_HZ.items():
+        assert lo / 1.2 < rates[k] < hi * 1.2, (k, rates[k], (lo, hi))
+        ref = pd.REFERENCE_RATES_HZ[k]
+        assert ref / 2 < rates[k] < ref * 2, (k, rates[k], ref)
