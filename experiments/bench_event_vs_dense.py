@@ -31,23 +31,26 @@ class Config:
     p: float = param(0.02, prob, "connection probability")
     activities: tuple[float, ...] = param((0.001, 0.005, 0.01, 0.05, 0.1, 0.3, 1.0), prob,
                                           "fractions of sources active per step")
-    impls: tuple[str, ...] = param(("dense", "segment_sum", "event", "procedural"), doc="implementations")
+    impls: tuple[str, ...] = param(("dense", "segment_sum", "event", "procedural", "switch"),
+                                   doc="implementations ('switch': per-step choice of event / segment_sum)")
     steps: int = param(200, positive, "steps per timing")
 
 
 def _time_per_step(syn, spikes) -> float:
-    def body(ring, x):
+    """Synapses are an argument of the jitted scan (as in a network run), not constants that
+    XLA could fold."""
+    def body(ring, x, syn):
         t, s = x
         return pg.deliver(syn, s, ring, t), None
 
-    f = jax.jit(lambda ring, ts, sp: jax.lax.scan(body, ring, (ts, sp))[0])
+    f = jax.jit(lambda ring, syn, ts, sp: jax.lax.scan(lambda r, x: body(r, x, syn), ring, (ts, sp))[0])
     ring = ring_init(syn.conn.n_post, syn.max_delay)
     ts = jnp.arange(spikes.shape[0], dtype=jnp.int32)
-    jax.block_until_ready(f(ring, ts, spikes))
+    jax.block_until_ready(f(ring, syn, ts, spikes))
     best = float("inf")
     for _ in range(3):
         t0 = time.perf_counter()
-        jax.block_until_ready(f(ring, ts, spikes))
+        jax.block_until_ready(f(ring, syn, ts, spikes))
         best = min(best, time.perf_counter() - t0)
     return best / spikes.shape[0] * 1e6
 

@@ -116,11 +116,16 @@ class DelayLaw:
 
     Delays are rounded to whole steps of ``dt`` and clipped to [1, ``max_steps``] steps
     (one step is the minimum delay, as in NEST). ``max_steps`` sizes the ring buffer.
+    ``redraw_below_ms``: for ``normal``, values below it are redrawn instead of clipped, i.e.
+    the law is the normal truncated to [redraw_below_ms, inf) (NEST's ``redraw(..., min=)``,
+    as the Potjans-Diesmann reference draws its delays); sampled exactly by the inverse CDF
+    from the same draw.
     """
     kind: str = "constant"
     mean: float = 0.1
     std: float = 0.0
     max_ms: float | None = None
+    redraw_below_ms: float | None = None
 
     def __post_init__(self):
         if self.kind not in ("constant", "normal"):
@@ -138,6 +143,10 @@ class DelayLaw:
         if not self.heterogeneous:
             steps = min(max(round(self.mean / dt), 1), self.max_steps(dt))
             return jnp.full(jnp.shape(u_normal), steps, jnp.int32)
+        if self.redraw_below_ms is not None:
+            p_lo = float(jax.scipy.special.ndtr((self.redraw_below_ms - self.mean) / self.std))
+            u = jax.scipy.special.ndtr(u_normal)
+            u_normal = rng.ndtri(jnp.clip(p_lo + u * (1.0 - p_lo), 1e-7, 1.0 - 6e-8))
         d = self.mean + self.std * u_normal
         return jnp.clip(jnp.floor(d / dt + 0.5), 1, self.max_steps(dt)).astype(jnp.int32)
 

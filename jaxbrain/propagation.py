@@ -13,6 +13,9 @@ Interchangeable implementations over the same synapses (the same :class:`Connect
   instead of read, so no synapse is ever stored.
 * ``pull``: for ``fixed_indegree``, each target regenerates its ``k`` sources and gathers
   their spikes (procedural, no storage, cost n_post * k per step).
+* ``switch``: explicit synapses kept in both forms; every step counts the active sources and
+  runs ``event`` when at most ``SWITCH_FRACTION`` of them spiked, ``segment_sum`` otherwise
+  (the crossover measured by ``jaxbrain run bench_event_vs_dense``).
 
 Event-driven implementations use static shapes: ``jnp.nonzero(size=...)`` lists the active
 sources; the first ``cap`` are processed unconditionally and any beyond ``cap`` in further
@@ -42,7 +45,8 @@ from .delays import DelayRing, ring_add, ring_add_dense, ring_init
 __all__ = ["IMPLS", "Synapses", "build", "from_ell", "choose_impl", "deliver", "propagate", "event_cap",
            "active_sources", "uses_kernel"]
 
-IMPLS = ("dense", "segment_sum", "event", "procedural", "pull")
+IMPLS = ("dense", "segment_sum", "event", "procedural", "pull", "switch")
+SWITCH_FRACTION = 0.15  # active-source fraction above which segment_sum beats event (CPU bench)
 
 
 @struct.dataclass
@@ -50,7 +54,9 @@ class Synapses:
     """One projection's synapses in the form its implementation needs.
 
     conn: the description (always kept: it is the ground truth). ell / coo / w_dense: the
-    materialised data (or None for procedural / pull). impl, cap, dt: static.
+    materialised data (or None for procedural / pull). impl, cap (active sources in the
+    event path's first chunk), switch_at (``switch``: most active sources sent to the event
+    path), dt: static.
     """
     conn: cx.Connectivity
     ell: cx.Ell | None = None
@@ -58,6 +64,7 @@ class Synapses:
     w_dense: Float[Array, "n_pre n_post"] | None = None
     impl: str = struct.field(pytree_node=False, default="event")
     cap: int = struct.field(pytree_node=False, default=64)
+    switch_at: int = struct.field(pytree_node=False, default=0)
     dt: float = struct.field(pytree_node=False, default=0.1)
 
     @property
@@ -115,7 +122,7 @@ def build(conn: cx.Connectivity, impl: str = "auto", dt: float = 0.1, rate_hz: f
     if impl in ("dense", "pull") and conn.delay.heterogeneous:
         raise ValueError(f"impl {impl!r} supports one delay per projection; heterogeneous delays "
                          "need 'event', 'segment_sum' or 'procedural'")
-    if impl in ("event", "segment_sum", "dense"):
+    if impl in ("event", "segment_sum", "dense", "switch"):
         return from_ell(conn, cx.materialize(conn, dt), impl, dt, rate_hz, cap)
     return Synapses(conn=conn, impl=impl, cap=cap or event_cap(conn.n_pre, rate_hz, dt), dt=dt)
 
@@ -123,11 +130,15 @@ def build(conn: cx.Connectivity, impl: str = "auto", dt: float = 0.1, rate_hz: f
 def from_ell(conn: cx.Connectivity, ell: cx.Ell, impl: str = "event", dt: float = 0.1,
              rate_hz: float = 10.0, cap: int | None = None) -> Synapses:
     """Synapses from explicit rows (e.g. :func:`jaxbrain.connectivity.from_coo`)."""
-    if impl not in ("event", "segment_sum", "dense"):
-        raise ValueError(f"explicit synapses support impl 'event', 'segment_sum' or 'dense', not {impl!r}")
+    if impl not in ("event", "segment_sum", "dense", "switch"):
+        raise ValueError(f"explicit synapses support impl 'event', 'segment_sum', 'dense' or 'switch', "
+                         f"not {impl!r}")
     syn = Synapses(conn=conn, impl=impl, cap=cap or event_cap(conn.n_pre, rate_hz, dt), dt=dt)
     if impl == "event":
         return syn.replace(ell=ell)
+    if impl == "switch":
+        return syn.replace(ell=ell, coo=tuple(jnp.asarray(a) for a in cx.to_coo(ell)),
+                           switch_at=max(1, int(SWITCH_FRACTION * conn.n_pre)))
     if impl == "segment_sum":
         return syn.replace(coo=tuple(jnp.asarray(a) for a in cx.to_coo(ell)))
     return syn.replace(w_dense=cx.to_dense(ell))
@@ -216,6 +227,10 @@ def deliver(syn: Synapses, spikes: Float[Array, "n_pre"], ring: DelayRing, t,
         return event_kernel.deliver(syn, spikes, ring, t, scale, shared, interpret=jax.default_backend() != "gpu")
     if impl in ("event", "procedural"):
         return _deliver_events(syn, spikes, ring, t, scale, active)
+    if impl == "switch":
+        sparse = jnp.count_nonzero(spikes) <= syn.switch_at
+        return jax.lax.cond(sparse, lambda r: deliver(syn.replace(impl="event"), spikes, r, t, scale),
+                            lambda r: deliver(syn.replace(impl="segment_sum"), spikes, r, t, scale), ring)
     d = syn.max_delay
     s = spikes.astype(jnp.float32) * scale
     if impl == "dense":

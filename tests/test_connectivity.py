@@ -7,6 +7,7 @@ import pytest
 from scipy import stats
 
 from jaxbrain import connectivity as cx
+from jaxbrain import rng
 
 
 def _dense_bool(conn):
@@ -170,3 +171,16 @@ def test_same_synapses_on_any_device_count():
         assert len(rows.targets.sharding.device_set) == n_dev
         for a, b in zip(rows, ref):
             np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_truncated_normal_delays_match_rejection_sampling():
+    """redraw_below_ms: the normal truncated below (NEST's redraw), not clipped."""
+    law = cx.DelayLaw("normal", 1.5, 0.75, max_ms=4.5, redraw_below_ms=0.1)
+    z = rng.normal(0, jnp.arange(400_000))
+    steps = np.asarray(law.sample_steps(z, 0.1))
+    r = np.random.default_rng(0).normal(1.5, 0.75, 1_000_000)
+    ref = np.clip(np.floor(r[r >= 0.1][:400_000] / 0.1 + 0.5), 1, 45).astype(int)
+    hist, ref_hist = np.bincount(steps, minlength=46) / steps.size, np.bincount(ref, minlength=46) / ref.size
+    assert np.abs(hist - ref_hist).max() < 0.003
+    clipped = np.asarray(cx.DelayLaw("normal", 1.5, 0.75, max_ms=4.5).sample_steps(z, 0.1))
+    assert (steps == 1).mean() < 0.01 < (clipped == 1).mean()  # clipping piles 3.6 % at one step

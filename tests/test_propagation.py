@@ -28,7 +28,7 @@ def compaction(request, monkeypatch):
 def test_impls_agree_at_all_activity_levels(frac, compaction):
     conn = cx.fixed_prob(400, 300, 0.1, seed=2, weight=cx.WeightLaw("normal", 1.0, 0.2))
     spikes = (RNG.random(400) < frac).astype(np.float32)
-    out = _all_impls(conn, spikes, ["dense", "segment_sum", "event", "procedural"])
+    out = _all_impls(conn, spikes, ["dense", "segment_sum", "event", "procedural", "switch"])
     expected = spikes @ np.asarray(cx.to_dense(cx.materialize(conn)))
     for impl, v in out.items():
         np.testing.assert_allclose(v, expected, rtol=1e-5, atol=1e-4, err_msg=impl)
@@ -39,7 +39,7 @@ def test_graded_spikes_and_heterogeneous_delays(compaction):
                          delay=cx.DelayLaw("normal", 1.0, 0.5))
     spikes = RNG.poisson(0.5, 300).astype(np.float32)
     rings = {}
-    for impl in ("segment_sum", "event", "procedural"):
+    for impl in ("segment_sum", "event", "procedural", "switch"):
         syn = pg.build(conn, impl, cap=16)
         ring = jax.jit(pg.deliver)(syn, jnp.asarray(spikes), ring_init(200, syn.max_delay), jnp.asarray(0))
         rings[impl] = np.asarray(ring.buf)
@@ -86,3 +86,17 @@ def test_bad_impl_and_shape_are_refused():
         pg.build(conn, "pull")
     with pytest.raises(ValueError, match="expected"):
         pg.propagate(pg.build(conn, "event"), jnp.zeros(11))
+
+
+def test_switch_threshold_and_both_branches_are_exact():
+    """The per-step switch sends 1 % activity to the event path and 50 % to segment_sum
+    (its predicate is the active count against ``switch_at``); both give the exact input."""
+    conn = cx.fixed_prob(1000, 200, 0.05, seed=7)
+    syn = pg.build(conn, "switch")
+    assert syn.switch_at == int(pg.SWITCH_FRACTION * 1000)
+    w = np.asarray(cx.to_dense(cx.materialize(conn)))
+    for frac, sparse in ((0.01, True), (0.5, False)):
+        spikes = jnp.asarray((RNG.random(1000) < frac).astype(np.float32))
+        assert bool(jnp.count_nonzero(spikes) <= syn.switch_at) == sparse
+        np.testing.assert_allclose(np.asarray(jax.jit(pg.propagate)(syn, spikes)), np.asarray(spikes) @ w,
+                                   rtol=1e-5, atol=1e-4)

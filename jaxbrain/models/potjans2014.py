@@ -77,7 +77,8 @@ def microcircuit(n_scaling: float = 1.0, seed: int = 0, dt: float = 0.1, impl: s
             d = 1.5 if exc else 0.75
             conn = cx.fixed_indegree(int(n[s]), int(n[t]), k_in, seed=seed, proj_id=t * 8 + s,
                                  weight=cx.WeightLaw("normal", w, 0.1 * w, lo=0.0),
-                                 delay=cx.DelayLaw("normal", d, 0.5 * d, max_ms=d + 4 * 0.5 * d),
+                                 delay=cx.DelayLaw("normal", d, 0.5 * d, max_ms=d + 4 * 0.5 * d,
+                                                   redraw_below_ms=dt),
                                  exc_fraction=None if exc else 0.0)  # inhibitory: negative currents
             projs[f"{src}->{tgt}"] = nw.Projection(
                 src, tgt, propagation.build(conn, impl, dt, 5.0), "ex" if exc else "in")
