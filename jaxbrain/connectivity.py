@@ -144,7 +144,7 @@ class DelayLaw:
             steps = min(max(round(self.mean / dt), 1), self.max_steps(dt))
             return jnp.full(jnp.shape(u_normal), steps, jnp.int32)
         if self.redraw_below_ms is not None:
-            p_lo = float(jax.scipy.special.ndtr((self.redraw_below_ms - self.mean) / self.std))
+            p_lo = 0.5 * math.erfc((self.mean - self.redraw_below_ms) / (self.std * math.sqrt(2.0)))
             u = jax.scipy.special.ndtr(u_normal)
             u_normal = rng.ndtri(jnp.clip(p_lo + u * (1.0 - p_lo), 1e-7, 1.0 - 6e-8))
         d = self.mean + self.std * u_normal
