@@ -58,14 +58,15 @@ def run(cfg: Config, out: Path) -> dict:
     train_s = test_s = 0.0
     done = 0
     t_compile = time.perf_counter()
-    jax.block_until_ready(tr(state, np.zeros(cfg.test_every, np.int32), np.zeros(cfg.test_every, np.int32)))
-    jax.block_until_ready(te(state))
+    zeros = np.zeros(cfg.test_every, np.int32)
+    tr = tr.lower(state, zeros, zeros).compile()   # compile only (no warm-up training)
+    te = te.lower(state).compile()
     t_compile = time.perf_counter() - t_compile
     while done < cfg.max_sentences:
         a = rng.integers(0, cfg.num_nouns, cfg.test_every)
         b = rng.integers(0, cfg.num_verbs, cfg.test_every)
         t0 = time.perf_counter()
-        state = jax.block_until_ready(tr(state, a, b))
+        state = jax.block_until_ready(tr(state, a.astype(np.int32), b.astype(np.int32)))
         train_s += time.perf_counter() - t0
         done += cfg.test_every
         t0 = time.perf_counter()
