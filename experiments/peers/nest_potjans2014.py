@@ -3,8 +3,9 @@
 The NEST network here is written from jaxbrain's model (``jaxbrain.models.potjans2014``: its
 tables, its PSC amplitude, its choices) with NEST's own ``iaf_psc_exp``, ``fixed_indegree``
 (multapses and autapses allowed, as jaxbrain), normal weights clipped at 0 and normal
-delays clipped to [dt, 3 mean] (jaxbrain's clipping; ``--delays redraw`` uses the reference's
-truncated normal instead), a Poisson background of ``K_ext`` x 8 Hz per neuron and the
+delays either redrawn below dt (``--delays redraw``: the reference's truncated normal, which
+jaxbrain's model draws since this comparison found the difference) or clipped to
+[dt, 3 mean] (``clip``: jaxbrain's earlier law), a Poisson background of ``K_ext`` x 8 Hz per neuron and the
 per-population normal initial V. Each run (engine, seed) records every spike after the
 warm-up; the comparison is the Potjans-Diesmann reference-data one: per population, the
 distributions of per-neuron rates, ISI CVs and pairwise spike-count correlations (200 neurons,

@@ -46,7 +46,7 @@ def _nest_python() -> str:
 def test_microcircuit_spike_statistics_match_nest(tmp_path):
     out = tmp_path / "pd14.json"
     proc = subprocess.run([_nest_python(), str(SCRIPT), "--n-scaling", "0.05", "--warmup-ms", "200",
-                           "--duration-ms", "500", "--nest-seeds", "1,2", "--jaxbrain-seeds", "1",
+                           "--duration-ms", "500", "--nest-seeds", "1,2", "--jaxbrain-seeds", "1", "--delays", "redraw",
                            "--cache", str(tmp_path / "cache"), "--out", str(out)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     r = json.loads(out.read_text())
