@@ -1,29 +1,27 @@
-"""Event-driven synaptic delivery as one fused GPU kernel (Pallas on Triton).
+"""Event-driven synaptic delivery as GPU kernels (Pallas on Triton).
 
 The XLA form of event-driven delivery (:mod:`jaxbrain.propagation`) lists the active
 sources with a prefix sum, gathers their rows, scatter-adds them, and checks with a
 ``lax.cond`` whether more sources spiked than its static capacity: several kernels and,
-on a GPU, a device-to-host synchronisation every step. This kernel does the same work in one
-launch with no capacity and no synchronisation:
+on a GPU, a device-to-host synchronisation every step. Here two kernels do it, with no
+capacity and no synchronisation:
 
-* ``n_programs`` persistent programs stride over sub-blocks of ``rows`` consecutive sources;
-* a sub-block with no spike costs one vector load of its spikes (a spike-free sub-block is
-  skipped by an ``if`` inside the kernel);
-* for a sub-block with spikes, the ``[rows, slots]`` tile of synapses is loaded (explicit
-  :class:`~jaxbrain.connectivity.Ell`) or regenerated from the counter-based RNG
-  (procedural, :func:`~jaxbrain.connectivity.source_rows`, the same synapses bit for bit),
-  masked to the sources that spiked, and atomically added into the delay ring at slot
-  ``(t + delay) mod L``.
+* :func:`compact`: one program per block of ``BLOCK`` sources lists the block's active
+  sources (a prefix sum in registers; no atomics, deterministic order). Computed once per
+  population and step and shared by all its projections.
+* :func:`deliver`: ``n_programs`` persistent programs stride over the blocks; for each, the
+  listed sources are taken ``rows`` at a time and their ``[rows, slots]`` tile of synapses is
+  loaded (explicit :class:`~jaxbrain.connectivity.Ell`, long rows in chunks) or regenerated
+  from the counter-based RNG (procedural, :func:`~jaxbrain.connectivity.source_rows`, the
+  same synapses bit for bit), then added into the delay ring at slot ``(t + delay) mod L``
+  with masked atomics.
 
-Every spike is delivered whatever the activity. Float atomics make the order of the
-additions, and so the last bits of a sum, vary between runs, as with XLA's own scatter-add
-on a GPU; on the CPU jaxbrain uses the deterministic XLA path.
-
-Cost per step: ``n_pre`` spike reads, plus per active sub-block a ``rows x slots`` tile
-(``slots`` = the row length rounded up to a power of two) of which only the rows that spiked
-touch memory. ``interpret=True`` runs the kernel on the CPU for tests (the Pallas
-interpreter's scatter keeps one of several additions to one address per call, so those tests
-use synapses without repeated targets within a tile).
+Every spike is delivered whatever the activity; cost per step: one read of the spikes plus
+the rows of the sources that spiked. Float atomics make the order of the additions, and so
+the last bits of a sum, vary between runs, as with XLA's own scatter-add on a GPU; on the
+CPU jaxbrain uses the deterministic XLA path. ``interpret=True`` runs the kernels on the CPU
+for tests (the Pallas interpreter's scatter keeps one of several additions to one address
+per call, so those tests use spikes and synapses without repeated targets within a call).
 """
 
 from __future__ import annotations
