@@ -73,6 +73,10 @@ class Network:
     dt: float = struct.field(pytree_node=False, default=0.1)
     seed: Any = 0
 
+    def pop_state(self, state: "NetworkState", name: str):
+        """The neuron state of population ``name``."""
+        return state.neurons[name]
+
     def ring_keys(self) -> list[str]:
         keys = []
         for proj in self.projections.values():

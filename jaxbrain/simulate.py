@@ -63,13 +63,12 @@ class Monitor:
                                                  for k, x in sorted(items)))
 
     def record(self, net: nw.Network, state: nw.NetworkState, spikes: dict) -> dict:
-        pop = lambda k: net.pop_state(state, k) if isinstance(net, fused.FusedNetwork) else state.neurons[k]
         out = {"pop_spikes": {k: s.sum() for k, s in spikes.items()},
-               "finite": {k: jnp.all(jnp.isfinite(pop(k).v)) for k in spikes}}
+               "finite": {k: jnp.all(jnp.isfinite(net.pop_state(state, k).v)) for k in spikes}}
         if self.raster:
             out["raster"] = {k: spikes[k][:n] > 0 for k, n in self.raster}
         if self.traces:
-            out["traces"] = {k: getattr(pop(k), f)[:n] for k, (f, n) in self.traces}
+            out["traces"] = {k: getattr(net.pop_state(state, k), f)[:n] for k, (f, n) in self.traces}
         return out
 
 
@@ -112,7 +111,7 @@ def _chunk(net, state, counts, monitor: Monitor, n_steps: int, unroll: int):
     return state, counts, rec
 
 
-def run(net: nw.Network, state: nw.NetworkState, n_steps: int, monitor: Monitor = Monitor(),
+def run(net: nw.Network | fused.FusedNetwork, state, n_steps: int, monitor: Monitor = Monitor(),
         chunk_steps: int = 1000, checkpoint=None, checkpoint_every: int = 0,
         progress: bool = True, unroll: int = 1) -> tuple[nw.NetworkState, Recording]:
     """Run ``n_steps`` in jitted chunks, checking for NaN/Inf after each chunk.
