@@ -10,7 +10,7 @@ engine, the dynamics differ; if it follows the realisation, the generators do; t
 say which ingredient carries it. Also reported: connectivity and initial-state statistics.
 
 Run with jaxbrain's Python; Brian2 is run as a subprocess with ``--peer-python``:
-    python experiments/peers/coba_seed_gap.py --seeds 0-8 --swaps --peer-python /work/peers/bin/python \
+    python experiments/peers/coba_seed_gap.py --seeds 0-8 --swaps --peer-python .peers/bin/python \
         --out results/peers/coba_seed_gap_swaps.json
 """
 

@@ -7,7 +7,7 @@ counts, in/out-degree moments, autapses, the correlation of a neuron's E and I i
 reciprocal pairs, directed 3-cycles, target overlaps of source pairs (mean and second
 moment; Bernoulli: 4000 p^2 = 1.6), and the initial v / g_ex / g_in moments.
 
-    python experiments/peers/coba_structure.py --seeds 0-8 --peer-python /work/peers/bin/python \\
+    python experiments/peers/coba_structure.py --seeds 0-8 --peer-python .peers/bin/python \\
         --out results/peers/coba_structure.json
 """
 

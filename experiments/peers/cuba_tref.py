@@ -1,7 +1,7 @@
 """Brette et al. 2007 CUBA: jaxbrain's own networks at t_ref 5.0 ms (NEST's convention, the
 default) and 4.9 ms (Brian2's: see brette2007's docstring) against Brian2's own networks.
 
-    python experiments/peers/cuba_tref.py --seeds 0-8 --peer-python /work/peers/bin/python \\
+    python experiments/peers/cuba_tref.py --seeds 0-8 --peer-python .peers/bin/python \\
         --out results/peers/cuba_tref.json
 """
 
