@@ -37,7 +37,11 @@ from .delays import DelayRing, ring_read
 
 __all__ = ["FusedNetwork", "FusedState", "fuse", "fuse_state", "step"]
 
-_DRIVE_STREAM = 1_000_003  # as network.step, so the drives draw the same numbers
+
+
+def _per_neuron(values, sizes) -> jax.Array:
+    """float32 [sum(sizes)]: each value (scalar or [n]) broadcast over its population."""
+    return jnp.concatenate([jnp.broadcast_to(jnp.asarray(v, jnp.float32), (n,)) for v, n in zip(values, sizes)])
 
 
 @struct.dataclass
@@ -87,12 +91,10 @@ def fuse(net: nw.Network, rate_hz: float = 10.0) -> FusedNetwork:
     for name, p in pops.items():
         offsets[name], o = o, o + p.n
     n = o
-    per_neuron = lambda f: jnp.concatenate([jnp.broadcast_to(jnp.asarray(f(p), jnp.float32), (p.n,))
-                                            for p in pops.values()])
+    sizes = [p.n for p in pops.values()]
+    per_neuron = lambda f: _per_neuron([f(p) for p in pops.values()], sizes)
     first = next(iter(pops.values()))
-    params = jax.tree.map(lambda *leaves: jnp.concatenate(
-        [jnp.broadcast_to(jnp.asarray(x, jnp.float32), (p.n,)) for x, p in zip(leaves, pops.values())]),
-        *[p.params for p in pops.values()])
+    params = jax.tree.map(lambda *leaves: _per_neuron(leaves, sizes), *[p.params for p in pops.values()])
     lam = per_neuron(lambda p: 0.0 if p.drive is None else p.drive.rate_hz * p.drive.n_sources * net.dt * 1e-3)
     lmax = float(lam.max())
     w_ex = per_neuron(lambda p: p.drive.weight if p.drive is not None and p.drive.receptor == "ex" else 0.0)
@@ -156,14 +158,14 @@ def step(fnet: FusedNetwork, state: FusedState, i_ext: dict[str, Any] | None = N
     syn_ex, syn_in = now[:n], now[n:]
     if any(p.drive is not None for p in fnet.populations.values()):
         pop, local = _pop_index(fnet)
-        counts = inputs.poisson_counts(fnet.drive_lam, fnet.seed, _DRIVE_STREAM, pop, t, local,
+        counts = inputs.poisson_counts(fnet.drive_lam, fnet.seed, nw.DRIVE_STREAM, pop, t, local,
                                        k_max=fnet.drive_k_max)
         syn_ex = syn_ex + counts * fnet.drive_weight_ex
         syn_in = syn_in + counts * fnet.drive_weight_in
     current = fnet.i_ext
     if i_ext:
-        current = current + jnp.concatenate([jnp.broadcast_to(jnp.asarray(i_ext.get(k, 0.0), jnp.float32), (p.n,))
-                                             for k, p in fnet.populations.items()])
+        current = current + _per_neuron([i_ext.get(k, 0.0) for k in fnet.populations],
+                                        [p.n for p in fnet.populations.values()])
     neurons, spikes = fnet.model.step(fnet.params, state.neurons, syn_ex, syn_in, current, fnet.dt)
     ring = propagation.deliver(fnet.synapses, spikes, ring, t)
     out = {k: spikes[o:o + fnet.populations[k].n] for k, o in fnet.offsets.items()}

@@ -21,13 +21,14 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from . import event_kernel, inputs, neurons, propagation
+from . import inputs, neurons, propagation
 from .delays import DelayRing, ring_init, ring_read
 
 __all__ = ["PoissonDrive", "Population", "Projection", "Network", "NetworkState", "network",
            "init_state", "step", "RECEPTORS"]
 
 RECEPTORS = ("ex", "in", "dale")
+DRIVE_STREAM = 1_000_003  # RNG stream of the Poisson drives (shared by every form of a network)
 
 
 @struct.dataclass
@@ -159,7 +160,7 @@ def step(net: Network, state: NetworkState, i_ext: dict[str, Any] | None = None)
         if pop.drive is not None:
             n_idx = jnp.arange(pop.n, dtype=jnp.int32)
             lam = pop.drive.rate_hz * pop.drive.n_sources * net.dt * 1e-3
-            counts = inputs.poisson_counts(lam, net.seed, 1_000_003, _pop_index(net, name), t, n_idx)
+            counts = inputs.poisson_counts(lam, net.seed, DRIVE_STREAM, _pop_index(net, name), t, n_idx)
             syn[pop.drive.receptor] = syn[pop.drive.receptor] + counts * pop.drive.weight
         current = pop.i_ext if i_ext is None or name not in i_ext else pop.i_ext + i_ext[name]
         new_neurons[name], spikes[name] = pop.model.step(pop.params, state.neurons[name], syn["ex"],
@@ -170,17 +171,11 @@ def step(net: Network, state: NetworkState, i_ext: dict[str, Any] | None = None)
         if proj.receptor == "dale":
             rings = _deliver_dale(net, proj, spikes[proj.pre], rings, t)
             continue
-        idx = None
-        if propagation.uses_kernel(syn):
-            k = (proj.pre, "kernel")
-            if k not in active:
-                active[k] = event_kernel.compact(spikes[proj.pre], interpret=jax.default_backend() != "gpu")
-            idx = active[k]
-        elif syn.impl in ("event", "procedural") and syn.cap < syn.conn.n_pre:
-            k = (proj.pre, syn.cap)
-            if k not in active:
-                active[k] = propagation.active_sources(spikes[proj.pre], syn.cap)
-            idx = active[k]
+        idx, kind = None, propagation.compaction(syn)
+        if kind is not None:
+            if (proj.pre, kind) not in active:
+                active[(proj.pre, kind)] = propagation.compact(syn, spikes[proj.pre])
+            idx = active[(proj.pre, kind)]
         key = f"{proj.post}:{proj.receptor}"
         rings[key] = propagation.deliver(syn, spikes[proj.pre], rings[key], t, active=idx)
     return NetworkState(new_neurons, rings, t + 1), spikes

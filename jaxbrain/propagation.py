@@ -43,7 +43,7 @@ from . import event_kernel
 from .delays import DelayRing, ring_add, ring_add_dense, ring_init
 
 __all__ = ["IMPLS", "Synapses", "build", "from_ell", "choose_impl", "deliver", "propagate", "event_cap",
-           "active_sources", "uses_kernel"]
+           "active_sources", "uses_kernel", "compaction", "compact"]
 
 IMPLS = ("dense", "segment_sum", "event", "procedural", "pull", "switch")
 SWITCH_FRACTION = 0.15  # active-source fraction above which segment_sum beats event (CPU bench)
@@ -136,12 +136,12 @@ def from_ell(conn: cx.Connectivity, ell: cx.Ell, impl: str = "event", dt: float 
     syn = Synapses(conn=conn, impl=impl, cap=cap or event_cap(conn.n_pre, rate_hz, dt), dt=dt)
     if impl == "event":
         return syn.replace(ell=ell)
+    if impl == "dense":
+        return syn.replace(w_dense=cx.to_dense(ell))
+    syn = syn.replace(coo=tuple(jnp.asarray(a) for a in cx.to_coo(ell)))
     if impl == "switch":
-        return syn.replace(ell=ell, coo=tuple(jnp.asarray(a) for a in cx.to_coo(ell)),
-                           switch_at=max(1, int(SWITCH_FRACTION * conn.n_pre)))
-    if impl == "segment_sum":
-        return syn.replace(coo=tuple(jnp.asarray(a) for a in cx.to_coo(ell)))
-    return syn.replace(w_dense=cx.to_dense(ell))
+        return syn.replace(ell=ell, switch_at=max(1, int(SWITCH_FRACTION * conn.n_pre)))
+    return syn
 
 
 def _rows_of(syn: Synapses, idx):
@@ -166,6 +166,28 @@ def uses_kernel(syn: Synapses) -> bool:
     if method == "xla" or not event_kernel.supported(syn):
         return False
     return method == "kernel" or jax.default_backend() == "gpu"
+
+
+def _interpret() -> bool:
+    """Run Pallas kernels in the interpreter (a forced kernel off the GPU: tests)."""
+    return jax.default_backend() != "gpu"
+
+
+def compaction(syn: Synapses):
+    """The kind of active-source list ``syn``'s delivery uses (a key for sharing it between
+    the projections of one source population), or None if it needs none."""
+    if uses_kernel(syn):
+        return "kernel"
+    if syn.impl in ("event", "procedural") and syn.cap < syn.conn.n_pre:
+        return syn.cap
+    return None
+
+
+def compact(syn: Synapses, spikes):
+    """The active-source list of kind ``compaction(syn)``, to pass to :func:`deliver`."""
+    if uses_kernel(syn):
+        return event_kernel.compact(spikes, interpret=_interpret())
+    return active_sources(spikes, syn.cap)
 
 
 def active_sources(spikes, cap: int):
@@ -215,16 +237,15 @@ def deliver(syn: Synapses, spikes: Float[Array, "n_pre"], ring: DelayRing, t,
     """Add the input caused by ``spikes`` (emitted at step ``t``) to the delay ring.
 
     ``spikes`` may be graded (counts or amplitudes); each synapse delivers
-    ``scale * w * s[pre]``. ``active``: optional ``active_sources(spikes, syn.cap)`` (or
-    ``event_kernel.compact(spikes)`` where :func:`uses_kernel`), to share the compaction
-    between projections of one source population.
+    ``scale * w * s[pre]``. ``active``: optional ``compact(syn, spikes)``, to share the
+    compaction between projections of one source population.
     """
     if spikes.shape != (syn.conn.n_pre,):
         raise ValueError(f"spikes shape {spikes.shape}; expected ({syn.conn.n_pre},) for this projection")
     impl = syn.impl
     if uses_kernel(syn):
         shared = active if isinstance(active, event_kernel.Active) else None
-        return event_kernel.deliver(syn, spikes, ring, t, scale, shared, interpret=jax.default_backend() != "gpu")
+        return event_kernel.deliver(syn, spikes, ring, t, scale, shared, interpret=_interpret())
     if impl in ("event", "procedural"):
         return _deliver_events(syn, spikes, ring, t, scale, active)
     if impl == "switch":

@@ -17,6 +17,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 __all__ = ["fmix32", "hash_u32", "uniform", "ndtri", "normal", "bernoulli", "key"]
 
@@ -59,7 +60,7 @@ def hash_u32(seed, *counters) -> jax.Array:
     return h
 
 
-_ONE_BELOW = float(jnp.nextafter(jnp.float32(1.0), jnp.float32(0.0)))
+_ONE_BELOW = float(np.nextafter(np.float32(1.0), np.float32(0.0)))
 
 
 def uniform(seed, *counters) -> jax.Array:

@@ -290,7 +290,7 @@ def _local_step(snet: ShardedNetwork, local, state: nw.NetworkState, axis: str):
         if pop.drive is not None:
             n_idx = lo + jnp.arange(n_loc, dtype=jnp.int32)
             lam = pop.drive.rate_hz * pop.drive.n_sources * net.dt * 1e-3
-            counts = inputs.poisson_counts(lam, net.seed, 1_000_003, names.index(name), t, n_idx)
+            counts = inputs.poisson_counts(lam, net.seed, nw.DRIVE_STREAM, names.index(name), t, n_idx)
             syn[pop.drive.receptor] = syn[pop.drive.receptor] + counts * pop.drive.weight
         current = pop.i_ext
         if jnp.ndim(current) >= 1:
