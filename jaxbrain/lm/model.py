@@ -26,10 +26,11 @@ import numpy as np
 from jaxtyping import Array, Float, Int
 
 from . import neuromodulation as nm
-from .modules import (MODULES, TAU_M, BrainSpec, Connectivity, ModState, NeuronConsts,
-                      build_connectivity, init_state, neuron_consts, substep, synaptic_input)
+from .modules import (MODULES, TAU_M, BrainSpec, Connectivity, EventPlan, ModState,
+                      NeuronConsts, build_connectivity, init_state, make_event_plan,
+                      neuron_consts, substep, synaptic_input)
 
-__all__ = ["SpikingLM", "make_model", "init_params", "calibrate", "param_count", "Carry", "init_carry",
+__all__ = ["SpikingLM", "make_model", "with_events", "measure_activity", "event_capacities", "init_params", "calibrate", "param_count", "Carry", "init_carry",
            "token_step", "sequence_metrics", "batch_metrics", "loss_fn", "ALL_MODULATORS"]
 
 ALL_MODULATORS = jnp.ones((3,), jnp.float32)
@@ -48,6 +49,7 @@ class SpikingLM(NamedTuple):
     conn: Connectivity
     consts: NeuronConsts
     compute_dtype: str = "float32"
+    events: EventPlan | None = None   # event-driven propagation (None: dense gather)
 
 
 _MODELS: dict = {}
@@ -147,9 +149,10 @@ def init_carry(model: SpikingLM, batch: int) -> Carry:
 
 
 def token_step(model: SpikingLM, params: dict, carry: Carry, tokens: Int[Array, "B"],
-               mask: Float[Array, "3"] = ALL_MODULATORS):
+               mask: Float[Array, "3"] = ALL_MODULATORS, probe: bool = False):
     """Advance a batch by one token. Returns ``(carry, logp)``, ``logp`` (B, V) the
-    log-probabilities of the next token."""
+    log-probabilities of the next token (``probe``: also the spiking neurons per module
+    that each substep propagated, (substeps, 6, B))."""
     spec = model.spec
     dtype = jnp.bfloat16 if model.compute_dtype == "bfloat16" else jnp.float32
     sig, mod = jax.vmap(nm.signals, in_axes=(0, 0, 0, None))(carry.logp, tokens, carry.mod, mask)
@@ -160,10 +163,12 @@ def token_step(model: SpikingLM, params: dict, carry: Carry, tokens: Int[Array, 
                           axis=0) + params["bias"][:, None]
     decay_out = float(np.exp(-1.0 / spec.tau_out))
     def one(state, _):
-        cur = synaptic_input(params["w"], model.conn, state.s, dtype) + ext
-        return substep(model.consts, state, g_in * cur, g_beta, decay_out,
-                       surrogate_scale=spec.surrogate_scale), None
-    state, _ = jax.lax.scan(one, carry.neurons, None, length=spec.substeps, unroll=SUBSTEP_UNROLL)
+        cur = synaptic_input(params["w"], model.conn, state.s, dtype, model.events) + ext
+        new = substep(model.consts, state, g_in * cur, g_beta, decay_out,
+                      surrogate_scale=spec.surrogate_scale)
+        return new, (_module_counts(spec, state.s) if probe else None)
+    state, counts = jax.lax.scan(one, carry.neurons, None, length=spec.substeps,
+                                 unroll=SUBSTEP_UNROLL)
     b0 = spec.offset("broca")
     readout = state.z[b0:b0 + spec.out_dim]
     if spec.readout == "membrane":
@@ -171,7 +176,49 @@ def token_step(model: SpikingLM, params: dict, carry: Carry, tokens: Int[Array, 
     readout = readout.T
     logits = readout @ params["w_dec"] + params["b_dec"][None, :]
     logp = jax.nn.log_softmax(logits, axis=-1)
+    if probe:
+        return Carry(state, logp, mod), logp, counts
     return Carry(state, logp, mod), logp
+
+
+def _module_counts(spec: BrainSpec, s):
+    """Spiking neurons per module and batch column (6, B) of the spikes a substep reads."""
+    return jnp.stack([jnp.sum(s[spec.offset(m):spec.offset(m) + spec.size(m)] > 0, axis=0)
+                      for m in MODULES])
+
+
+def measure_activity(model: SpikingLM, params: dict, input_ids: Int[Array, "B T"],
+                     mask=ALL_MODULATORS) -> np.ndarray:
+    """Spiking neurons per module that each substep propagates, (T, substeps, 6, B), for
+    teacher-forced ``input_ids`` from rest (sizes the event lists: :func:`event_capacities`)."""
+    def body(carry, x):
+        carry, _, counts = token_step(model, params, carry, x, mask, probe=True)
+        return carry, counts
+    x = jnp.asarray(input_ids)
+    run = jax.jit(lambda p, x: jax.lax.scan(body, init_carry(model, x.shape[0]), x.T)[1])
+    return np.asarray(run(params, x))
+
+
+def event_capacities(counts: np.ndarray, spec: BrainSpec, headroom: float = 1.5,
+                     dense_rate: float = 0.15) -> tuple:
+    """Active-list capacity per source module from measured counts (``measure_activity``):
+    ``headroom`` x the largest count seen in any column and substep, plus 16, capped at
+    the module size. A module whose mean rate exceeds ``dense_rate`` is left on the dense
+    gather (capacity 0): at that density the scatter does not pay (the Thalamus, ~26 %)."""
+    counts = np.asarray(counts)
+    peak = counts.max(axis=(0, 1, 3))
+    mean_rate = counts.mean(axis=(0, 1, 3)) / np.asarray(spec.sizes)
+    return tuple(0 if r > dense_rate else int(min(n, np.ceil(headroom * p) + 16))
+                 for p, r, n in zip(peak, mean_rate, spec.sizes))
+
+
+def with_events(model: SpikingLM, caps) -> SpikingLM:
+    """The same model with event-driven propagation (capacities ``caps`` per source module,
+    0 = dense for that module; see :class:`jaxbrain.lm.modules.EventPlan`). Same results as
+    the dense gather up to the float summation order; ``caps=None`` turns it off."""
+    if caps is None:
+        return model._replace(events=None)
+    return model._replace(events=make_event_plan(model.spec, model.conn, caps))
 
 
 def batch_metrics(model: SpikingLM, params: dict, input_ids: Int[Array, "B T"],

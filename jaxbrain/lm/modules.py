@@ -277,8 +277,7 @@ def _itb_fwd(weights, idx, out_pos, out_row, s, dtype):
     return _gather_input(weights, idx, s, dtype), (weights, idx, out_pos, out_row, s)
 
 
-def _itb_bwd(dtype, res, g):
-    weights, idx, out_pos, out_row, s = res
+def _dense_dw(weights, idx, s, g, dtype):
     sd, gd = s.astype(dtype), g.astype(dtype)
     dw, lo = [], 0
     for w, i in zip(weights, idx):
@@ -286,29 +285,265 @@ def _itb_bwd(dtype, res, g):
         dw.append(jnp.einsum("jb,jkb->jk", gd[lo:lo + n], sd[i],
                              preferred_element_type=jnp.float32).astype(w.dtype))
         lo += n
+    return tuple(dw)
+
+
+def _transposed_ds(weights, out_pos, out_row, s, g, dtype):
     # d s[i, b] = sum over i's out-synapses of w * g[target]: a gather over the transposed
     # (source-major) table instead of XLA's scatter-add
     wflat = jnp.concatenate([w.reshape(-1).astype(dtype) for w in weights] +
                             [jnp.zeros((1,), dtype)])
-    ds = jnp.einsum("id,idb->ib", wflat[out_pos], gd[out_row],
-                    preferred_element_type=jnp.float32).astype(s.dtype)
-    return tuple(dw), None, None, None, ds
+    return jnp.einsum("id,idb->ib", wflat[out_pos], g.astype(dtype)[out_row],
+                      preferred_element_type=jnp.float32).astype(s.dtype)
+
+
+def _itb_bwd(dtype, res, g):
+    weights, idx, out_pos, out_row, s = res
+    return (_dense_dw(weights, idx, s, g, dtype), None, None, None,
+            _transposed_ds(weights, out_pos, out_row, s, g, dtype))
 
 
 _input_transposed_bwd.defvjp(_itb_fwd, _itb_bwd)
 
 
-def synaptic_input(weights, conn: Connectivity, s: Float[Array, "N B"], dtype=jnp.float32):
+def synaptic_input(weights, conn: Connectivity, s: Float[Array, "N B"], dtype=jnp.float32,
+                   events: "EventPlan | None" = None):
     """Sparse propagation: for each target module, ``I[j, b] = sum_k w[j,k] s[idx[j,k], b]``.
 
     Returns the (N, B) input current (float32). ``dtype`` is the gather/multiply dtype
     (bfloat16 is exact for spikes; accumulation stays float32). The backward pass gathers
     over the transposed table ``conn.out_pos`` / ``conn.out_row`` (where present) rather
-    than scatter-adding into ``s``."""
+    than scatter-adding into ``s``.
+
+    With ``events`` (an :class:`EventPlan`) the forward pass is event-driven (scatter of the
+    spiking sources' out-synapses, exact: dense fallback on overflow) and the weight
+    gradient is scattered from the same active lists; the spike gradient stays the dense
+    transposed gather."""
+    if events is not None:
+        return _input_events(tuple(weights), tuple(conn.idx), conn.out_pos, conn.out_row, s,
+                             events, dtype)
     if conn.out_pos is None:
         return _gather_input(tuple(weights), conn.idx, s, dtype)
     return _input_transposed_bwd(tuple(weights), tuple(conn.idx), conn.out_pos, conn.out_row,
                                  s, dtype)
+
+
+# --- event-driven propagation -------------------------------------------------------------
+
+@jax.tree_util.register_pytree_node_class
+class EventPlan:
+    """Event-driven propagation over the sources that spiked (per batch column).
+
+    For each *source* module ``m`` with ``caps[m] > 0``: ``pos[m]`` / ``row[m]``
+    (n_m + 1, D_m) int32 are its neurons' out-synapses (flat positions in the concatenated
+    weights, padded with ``n_synapses``, a zero weight; global target rows, padded with
+    ``N``, out of range, so padded slots are dropped by the scatter). Row ``n_m`` is a dummy
+    source whose slots are all padding: it fills the unused part of an active list.
+
+    Each substep compacts, per batch column, the indices of module ``m``'s spiking neurons
+    into a list of ``caps[m]`` slots and scatter-adds their out-synapses' weights into the
+    targets' input. Source modules with ``caps[m] == 0`` keep the dense gather over their
+    slot columns (the Thalamus, which fires ~26 % per substep, is cheaper dense). If any
+    column of any module has more spikes than its capacity, the whole substep falls back
+    to the dense gather (``lax.cond``), so no spike is ever dropped; :func:`event_overflow`
+    counts how often that happens. ``caps`` and the column ranges are static (pytree aux
+    data), the tables are arrays."""
+
+    def __init__(self, pos, row, caps, cols, n, n_syn):
+        self.pos, self.row = tuple(pos), tuple(row)
+        self.caps = tuple(int(c) for c in caps)
+        self.cols = cols          # per target module: ((source module, start, stop), ...)
+        self.n, self.n_syn = int(n), int(n_syn)
+
+    def tree_flatten(self):
+        return (self.pos, self.row), (self.caps, self.cols, self.n, self.n_syn)
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        return cls(children[0], children[1], *aux)
+
+    @property
+    def dense_sources(self) -> tuple:
+        return tuple(m for m, c in enumerate(self.caps) if c == 0)
+
+
+def projection_columns(spec: BrainSpec) -> tuple:
+    """Per target module, the slot-column range of each incoming projection:
+    ``((source module index, start, stop), ...)`` in the order of ``Connectivity.idx``."""
+    out = []
+    for dst in MODULES:
+        lo, rng_ = 0, []
+        for src, d, k in spec.projections():
+            if d == dst:
+                rng_.append((MODULES.index(src), lo, lo + k))
+                lo += k
+        out.append(tuple(rng_))
+    return tuple(out)
+
+
+def make_event_plan(spec: BrainSpec, conn: Connectivity, caps) -> EventPlan:
+    """Per-source-module transposed tables for :class:`EventPlan`; ``caps`` (6,) active-list
+    capacities (neurons per batch column and substep; 0: dense gather for that source)."""
+    if conn.out_pos is None:
+        raise ValueError("the event plan needs the source-major table (conn.out_pos)")
+    caps = tuple(min(int(c), spec.size(m)) for c, m in zip(caps, MODULES))
+    if len(caps) != len(MODULES) or min(caps) < 0:
+        raise ConfigError(f"event capacities {caps} need {len(MODULES)} entries >= 0")
+    pos_all, row_all = np.asarray(conn.out_pos), np.asarray(conn.out_row)
+    n_syn = spec.n_synapses
+    pos, row = [], []
+    for mi, m in enumerate(MODULES):
+        if not caps[mi]:
+            pos.append(np.zeros((1, 1), np.int32))
+            row.append(np.full((1, 1), spec.n, np.int32))
+            continue
+        o, n = spec.offset(m), spec.size(m)
+        p = pos_all[o:o + n]
+        d = max(int((p < n_syn).sum(axis=1).max()), 1)   # this module's largest out-degree
+        p = p[:, :d]
+        r = np.where(p < n_syn, row_all[o:o + n, :d], spec.n)
+        pos.append(np.concatenate([p, np.full((1, d), n_syn, np.int32)]).astype(np.int32))
+        row.append(np.concatenate([r, np.full((1, d), spec.n, np.int32)]).astype(np.int32))
+    return EventPlan(tuple(jnp.asarray(p) for p in pos), tuple(jnp.asarray(r) for r in row),
+                     caps, projection_columns(spec), spec.n, n_syn)
+
+
+def _module_bounds(plan: EventPlan, weights):
+    # offsets of the modules in the state from the weight shapes (n_m rows each)
+    offs, o = [], 0
+    for w in weights:
+        offs.append(o)
+        o += w.shape[0]
+    return offs
+
+
+def active_lists(plan: EventPlan, weights, s):
+    """Per event module: the (cap, B) local indices of its spiking neurons per column, in
+    increasing order, padded with the dummy source ``n_m``; and whether any column had more
+    spikes than the capacity (then the lists are incomplete)."""
+    b = s.shape[1]
+    offs = _module_bounds(plan, weights)
+    acts, over = [], jnp.zeros((), bool)
+    cols = jnp.arange(b, dtype=jnp.int32)[None, :]
+    for m, cap in enumerate(plan.caps):
+        if not cap:
+            acts.append(None)
+            continue
+        n = weights[m].shape[0]
+        sm = s[offs[m]:offs[m] + n] > 0
+        c = jnp.cumsum(sm.astype(jnp.int32), axis=0)
+        slot = jnp.where(sm, c - 1, cap)                          # non-spikes: dropped
+        src = jnp.broadcast_to(jnp.arange(n, dtype=jnp.int32)[:, None], sm.shape)
+        acts.append(jnp.full((cap, b), n, jnp.int32).at[slot, cols].set(
+            src, mode="drop", unique_indices=True))
+        over = over | jnp.any(c[-1] > cap)
+    return tuple(acts), over
+
+
+def _dense_columns(weights, idx, s, plan: EventPlan, dtype, sources):
+    """Dense gather restricted to the slot columns whose source module is in ``sources``."""
+    sd = s.astype(dtype)
+    parts = []
+    for w, i, cols in zip(weights, idx, plan.cols):
+        acc = jnp.zeros((w.shape[0], s.shape[1]), jnp.float32)
+        for m, a, z in cols:
+            if m in sources:
+                acc = acc + jnp.einsum("jk,jkb->jb", w[:, a:z].astype(dtype), sd[i[:, a:z]],
+                                       preferred_element_type=jnp.float32)
+        parts.append(acc)
+    return jnp.concatenate(parts, axis=0)
+
+
+def _flat_weights(weights, dtype):
+    # the dense path multiplies in `dtype` (bf16 or f32) and accumulates in f32: the event
+    # path adds the same dtype-rounded weights in f32
+    return jnp.concatenate([w.reshape(-1).astype(dtype).astype(jnp.float32) for w in weights]
+                           + [jnp.zeros((1,), jnp.float32)])
+
+
+def _event_input(weights, idx, s, plan: EventPlan, dtype, acts):
+    """Scatter-add of the active sources' out-synapses (+ the dense-source columns)."""
+    b = s.shape[1]
+    wflat = _flat_weights(weights, dtype)
+    flat = jnp.zeros((plan.n * b,), jnp.float32)
+    bcol = jnp.arange(b, dtype=jnp.int32)[None, :, None]
+    for m, act in enumerate(acts):
+        if act is None:
+            continue
+        tgt = plan.row[m][act] * b + bcol                         # (cap, B, D); pad >= N*B
+        flat = flat.at[tgt].add(wflat[plan.pos[m][act]], mode="drop")
+    cur = flat.reshape(plan.n, b)
+    if plan.dense_sources:
+        cur = cur + _dense_columns(weights, idx, s, plan, dtype, plan.dense_sources)
+    return cur
+
+
+def _event_or_dense(weights, idx, s, plan, dtype):
+    acts, over = active_lists(plan, weights, s)
+    cur = jax.lax.cond(over, lambda: _gather_input(weights, idx, s, dtype),
+                       lambda: _event_input(weights, idx, s, plan, dtype, acts))
+    return cur, acts, over
+
+
+def _event_dw(weights, plan: EventPlan, g, dtype, acts, idx, s):
+    """Weight gradient over the active sources only: ``dw[pos] += g[row, b]`` for every
+    active (source, b) and out-synapse; dense columns for the dense sources."""
+    b = g.shape[1]
+    gflat = g.astype(dtype).astype(jnp.float32).reshape(-1)
+    dflat = jnp.zeros((plan.n_syn + 1,), jnp.float32)
+    bcol = jnp.arange(b, dtype=jnp.int32)[None, :, None]
+    for m, act in enumerate(acts):
+        if act is None:
+            continue
+        src = plan.row[m][act] * b + bcol
+        dflat = dflat.at[plan.pos[m][act]].add(gflat.at[src].get(mode="fill", fill_value=0.0))
+    dw, lo = [], 0
+    for w in weights:
+        dw.append(dflat[lo:lo + w.size].reshape(w.shape))
+        lo += w.size
+    if plan.dense_sources:
+        gd, sd = g.astype(dtype), s.astype(dtype)
+        lo = 0
+        for k, (w, i, cols) in enumerate(zip(weights, idx, plan.cols)):
+            n = w.shape[0]
+            for m, a, z in cols:
+                if m in plan.dense_sources:
+                    dw[k] = dw[k].at[:, a:z].add(jnp.einsum(
+                        "jb,jkb->jk", gd[lo:lo + n], sd[i[:, a:z]],
+                        preferred_element_type=jnp.float32))
+            lo += n
+    return tuple(d.astype(w.dtype) for d, w in zip(dw, weights))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(6,))
+def _input_events(weights, idx, out_pos, out_row, s, plan, dtype):
+    return _event_or_dense(weights, idx, s, plan, dtype)[0]
+
+
+def _ie_fwd(weights, idx, out_pos, out_row, s, plan, dtype):
+    cur, acts, over = _event_or_dense(weights, idx, s, plan, dtype)
+    return cur, (weights, idx, out_pos, out_row, s, plan, acts, over)
+
+
+def _ie_bwd(dtype, res, g):
+    weights, idx, out_pos, out_row, s, plan, acts, over = res
+    # ds is dense (the surrogate derivative is non-zero below threshold too); dw only has
+    # terms where the source spiked, so it is scattered from the same active lists
+    ds = _transposed_ds(weights, out_pos, out_row, s, g, dtype)
+    dw = jax.lax.cond(over, lambda: _dense_dw(weights, idx, s, g, dtype),
+                      lambda: _event_dw(weights, plan, g, dtype, acts, idx, s))
+    return dw, None, None, None, ds, None
+
+
+_input_events.defvjp(_ie_fwd, _ie_bwd)
+
+
+def event_overflow(plan: EventPlan, weights, s):
+    """Active neurons per module (6, B) of spikes ``s`` and whether the substep overflows."""
+    offs = _module_bounds(plan, weights)
+    counts = jnp.stack([jnp.sum(s[o:o + w.shape[0]] > 0, axis=0) for o, w in zip(offs, weights)])
+    caps = jnp.asarray([c if c else 1 << 30 for c in plan.caps])
+    return counts, jnp.any(counts > caps[:, None])
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2))
