@@ -4,8 +4,9 @@
 
 Reports, per size and propagation implementation: wall time per biological second (after
 compilation), real-time factor, synaptic events per second, peak device memory, the
-bandwidth floor of one step, and the ratio to brainevent's figure on the same GPU kind
-(REFERENCE.md: brainevent 0.3.0, H100, JAX 0.11.2, measured 2026-11-23).
+bandwidth floor of one step, the ratio to brainevent's figure on the same GPU kind
+(REFERENCE.md: brainevent 0.3.0, H100, JAX 0.11.2, measured 2026-11-23), and the board energy
+of the timed run (NVML, :mod:`jaxbrain.energy`) per biological second and per synaptic event.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import jax
 
 from jaxbrain import fused, propagation
+from jaxbrain.energy import measure_energy, per_unit
 from jaxbrain import simulate as sim
 from jaxbrain.config import param, positive
 from jaxbrain.models.coba_scaled import coba_scaled
@@ -69,7 +71,9 @@ def run(cfg: Config, out: Path) -> dict:
         sim.run(net, state, steps, chunk_steps=chunk, progress=False)
         first_s = time.perf_counter() - t1
         t2 = time.perf_counter()
-        _, rec = sim.run(net, state, steps, chunk_steps=chunk, progress=False)
+        with measure_energy() as energy:
+            _, rec = sim.run(net, state, steps, chunk_steps=chunk, progress=False)
+            jax.block_until_ready(rec.counts)
         wall = time.perf_counter() - t2
         rate = sum(rec.counts[k].sum() for k in rec.counts) / n / (cfg.duration_ms * 1e-3)
         events = float(sum(rec.counts[k].sum() for k in rec.counts)) * 80
@@ -82,11 +86,14 @@ def run(cfg: Config, out: Path) -> dict:
                "real_time_factor": per_bio_s, "syn_events_per_s": events / wall,
                "peak_bytes": stats.get("peak_bytes_in_use"), "floor_s_per_bio_s": floor_s,
                "brainevent_s_per_bio_s": peer,
-               "speedup_vs_brainevent": (peer / per_bio_s) if peer else None}
+               "speedup_vs_brainevent": (peer / per_bio_s) if peer else None,
+               "energy_method": energy.method, "mean_watts": energy.mean_watts,
+               **per_unit(energy, bio_second=cfg.duration_ms * 1e-3, synaptic_event=events)}
         rows.append(row)
         print(f"n={n:>9,d} {row['impl']:10s} {method:6s} rate {rate:6.2f} Hz  {per_bio_s:8.3f} s/bio-s  "
               f"{events / wall:9.3e} ev/s  floor {floor_s:.3f}  "
-              f"peak {row['peak_bytes'] or 0:,}  x brainevent {row['speedup_vs_brainevent'] or float('nan'):.2f}",
+              f"peak {row['peak_bytes'] or 0:,}  x brainevent {row['speedup_vs_brainevent'] or float('nan'):.2f}  "
+              f"{row['joules_per_bio_second'] or float('nan'):.1f} J/bio-s  {energy.mean_watts or float('nan'):.0f} W",
               flush=True)
     result = {"device": dev.device_kind, "jax": jax.__version__, "date": time.strftime("%Y-%m-%d"),
               "rows": rows}

@@ -42,6 +42,7 @@ __all__ = ["Active", "compact", "deliver", "supported", "tile_shape"]
 MAX_TILE = 2048  # synapses per tile (rows x slots): registers of one program
 BLOCK = 1024  # sources listed per program of :func:`compact`
 N_PROGRAMS = 1056  # persistent programs: 8 per multiprocessor of an H100
+CLEAR_BLOCK = 1024  # ring columns zeroed per store when a call clears the current slot
 
 
 def supported(syn) -> bool:
@@ -91,14 +92,35 @@ def compact(spikes, *, interpret: bool = False) -> Active:
     return Active(idx, counts)
 
 
+def _clear_slot(buf, slot, pid, n_programs: int, n_cols: int):
+    """Zero row ``slot`` of the ring: program ``pid`` stores zeros over its contiguous share
+    of the columns, ``CLEAR_BLOCK`` at a time (coalesced)."""
+    share = -(-n_cols // n_programs)
+    lanes = jnp.arange(CLEAR_BLOCK, dtype=jnp.int32)
+    rows = jnp.full((CLEAR_BLOCK,), slot, jnp.int32)
+    end = jnp.minimum((pid + 1) * share, n_cols)
+
+    def body(i, carry):
+        c = pid * share + i * CLEAR_BLOCK + lanes
+        # masked lanes point at the last column: in the interpreter (no masked stores) that is
+        # the spare column, which is dropped
+        plt.store(buf.at[rows, jnp.where(c < end, c, n_cols - 1)], jnp.zeros((CLEAR_BLOCK,), jnp.float32),
+                  mask=c < end)
+        return carry
+
+    jax.lax.fori_loop(0, -(-share // CLEAR_BLOCK), body, 0)
+
+
 def _kernel(t_ref, seed_ref, spk_ref, idx_ref, cnt_ref, *refs, syn, rows, slots, chunks, n_programs, n_blocks,
-            ring_len, scale, interpret):
+            ring_len, scale, clear_now, n_cols, interpret):
     *ell_refs, _buf_in, buf = refs
     conn = syn.conn
     n_pre, n_post = conn.n_pre, conn.n_post
     pid = pl.program_id(0)
     t = t_ref[0]
     col = jnp.arange(slots, dtype=jnp.int32)
+    if clear_now:  # delays are 1 .. L-1 steps, so no spike of this call lands in this slot
+        _clear_slot(buf, t % ring_len, pid, n_programs, n_cols)
 
     def tile(src, s, c):
         """Ring slots, targets, values and mask of the synapses of sources ``src`` (chunk
@@ -147,9 +169,9 @@ def _kernel(t_ref, seed_ref, spk_ref, idx_ref, cnt_ref, *refs, syn, rows, slots,
     jax.lax.fori_loop(0, trips, block, 0)
 
 
-@functools.partial(jax.jit, static_argnames=("scale", "n_programs", "interpret"))
+@functools.partial(jax.jit, static_argnames=("scale", "clear_now", "n_programs", "interpret"))
 def deliver(syn, spikes, ring: DelayRing, t, scale: float = 1.0, active: Active | None = None, *,
-            n_programs: int | None = None, interpret: bool = False) -> DelayRing:
+            clear_now: bool = False, n_programs: int | None = None, interpret: bool = False) -> DelayRing:
     """Add the input caused by ``spikes`` (emitted at step ``t``) to ``ring`` (as
     :func:`jaxbrain.propagation.deliver`).
 
@@ -160,6 +182,8 @@ def deliver(syn, spikes, ring: DelayRing, t, scale: float = 1.0, active: Active 
         t: current step (int32 scalar).
         scale: factor on every delivered value.
         active: ``compact(spikes)``, to share it between projections (computed if None).
+        clear_now: also zero the ring's slot of step ``t`` (already read this step), in the
+            same kernel: the ring is then updated in place, with no copy around the call.
         n_programs: persistent programs (default ``N_PROGRAMS``).
         interpret: run the Pallas interpreter (CPU tests).
     """
@@ -182,7 +206,8 @@ def deliver(syn, spikes, ring: DelayRing, t, scale: float = 1.0, active: Active 
     if interpret:
         buf = jnp.concatenate([buf, jnp.zeros((ring_len, 1), buf.dtype)], axis=1)
     kernel = functools.partial(_kernel, syn=syn, rows=rows, slots=slots, chunks=chunks, n_programs=n_programs,
-                               n_blocks=n_blocks, ring_len=ring_len, scale=scale, interpret=interpret)
+                               n_blocks=n_blocks, ring_len=ring_len, scale=scale, clear_now=clear_now,
+                               n_cols=buf.shape[1], interpret=interpret)
     args = [jnp.reshape(jnp.asarray(t, jnp.int32), (1,)), jnp.reshape(jnp.asarray(conn.seed, jnp.int32), (1,)),
             spikes.astype(jnp.float32), active.idx, active.counts, *ell, buf]
     out = pl.pallas_call(kernel, out_shape=jax.ShapeDtypeStruct(buf.shape, buf.dtype), grid=(n_programs,),

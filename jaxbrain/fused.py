@@ -33,7 +33,7 @@ from flax import struct
 from . import connectivity as cx
 from . import inputs, propagation
 from . import network as nw
-from .delays import DelayRing, ring_read
+from .delays import DelayRing, ring_now
 
 __all__ = ["FusedNetwork", "FusedState", "fuse", "fuse_state", "step"]
 
@@ -154,7 +154,7 @@ def _pop_index(fnet: FusedNetwork) -> tuple[np.ndarray, np.ndarray]:
 def step(fnet: FusedNetwork, state: FusedState, i_ext: dict[str, Any] | None = None):
     """One step of the merged network: ``(state at t + 1, {population: spikes [n]})``."""
     t, n = state.t, fnet.n
-    now, ring = ring_read(state.ring, t)
+    now = ring_now(state.ring, t)
     syn_ex, syn_in = now[:n], now[n:]
     if any(p.drive is not None for p in fnet.populations.values()):
         pop, local = _pop_index(fnet)
@@ -167,6 +167,6 @@ def step(fnet: FusedNetwork, state: FusedState, i_ext: dict[str, Any] | None = N
         current = current + _per_neuron([i_ext.get(k, 0.0) for k in fnet.populations],
                                         [p.n for p in fnet.populations.values()])
     neurons, spikes = fnet.model.step(fnet.params, state.neurons, syn_ex, syn_in, current, fnet.dt)
-    ring = propagation.deliver(fnet.synapses, spikes, ring, t)
+    ring = propagation.deliver(fnet.synapses, spikes, state.ring, t, clear_now=True)
     out = {k: spikes[o:o + fnet.populations[k].n] for k, o in fnet.offsets.items()}
     return FusedState(neurons, ring, t + 1), out

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from . import inputs, neurons, propagation
-from .delays import DelayRing, ring_init, ring_read
+from .delays import DelayRing, ring_clear, ring_init, ring_now, ring_read
 
 __all__ = ["PoissonDrive", "Population", "Projection", "Network", "NetworkState", "network",
            "init_state", "step", "RECEPTORS"]
@@ -156,7 +156,7 @@ def step(net: Network, state: NetworkState, i_ext: dict[str, Any] | None = None)
     rings = dict(state.rings)
     new_neurons, spikes = {}, {}
     for name, pop in net.populations.items():
-        syn = read_synaptic_input(rings, name, pop.n, t)
+        syn = read_synaptic_input(rings, name, pop.n, t, clear=False)
         if pop.drive is not None:
             n_idx = jnp.arange(pop.n, dtype=jnp.int32)
             lam = pop.drive.rate_hz * pop.drive.n_sources * net.dt * 1e-3
@@ -165,11 +165,14 @@ def step(net: Network, state: NetworkState, i_ext: dict[str, Any] | None = None)
         current = pop.i_ext if i_ext is None or name not in i_ext else pop.i_ext + i_ext[name]
         new_neurons[name], spikes[name] = pop.model.step(pop.params, state.neurons[name], syn["ex"],
                                                          syn["in"], current, net.dt)
+    # each ring's slot t was read above; the first delivery into it clears it (in place, in
+    # the GPU kernel), and rings nobody delivers to this step are cleared at the end
+    uncleared = set(rings)
     active = {}  # spike compaction shared by the event-driven projections of a population
     for name, proj in net.projections.items():
         syn = proj.synapses
         if proj.receptor == "dale":
-            rings = _deliver_dale(net, proj, spikes[proj.pre], rings, t)
+            rings = _deliver_dale(net, proj, spikes[proj.pre], rings, t, uncleared)
             continue
         idx, kind = None, propagation.compaction(syn)
         if kind is not None:
@@ -177,31 +180,47 @@ def step(net: Network, state: NetworkState, i_ext: dict[str, Any] | None = None)
                 active[(proj.pre, kind)] = propagation.compact(syn, spikes[proj.pre])
             idx = active[(proj.pre, kind)]
         key = f"{proj.post}:{proj.receptor}"
-        rings[key] = propagation.deliver(syn, spikes[proj.pre], rings[key], t, active=idx)
+        rings[key] = propagation.deliver(syn, spikes[proj.pre], rings[key], t, active=idx,
+                                         clear_now=_first(uncleared, key))
+    for key in uncleared:
+        rings[key] = ring_clear(rings[key], t)
     return NetworkState(new_neurons, rings, t + 1), spikes
 
 
-def read_synaptic_input(rings: dict, name: str, n: int, t) -> dict:
-    """Pop the input due at step ``t`` for population ``name`` from its rings (updated in
-    place in the dict ``rings``): {"ex": [n], "in": [n]}, zeros where it has no ring."""
+def _first(uncleared: set, key: str) -> bool:
+    """True the first time ``key`` is delivered to this step (it is then cleared there)."""
+    if key in uncleared:
+        uncleared.discard(key)
+        return True
+    return False
+
+
+def read_synaptic_input(rings: dict, name: str, n: int, t, clear: bool = True) -> dict:
+    """The input due at step ``t`` for population ``name`` from its rings: {"ex": [n], "in":
+    [n]}, zeros where it has no ring. ``clear``: also clear those slots (updating the dict
+    ``rings``); otherwise the caller clears them after reading."""
     syn = {}
     for r in ("ex", "in"):
         key = f"{name}:{r}"
         if key in rings:
-            syn[r], rings[key] = ring_read(rings[key], t)
+            if clear:
+                syn[r], rings[key] = ring_read(rings[key], t)
+            else:
+                syn[r] = ring_now(rings[key], t)
         else:
             syn[r] = jnp.zeros((n,), jnp.float32)
     return syn
 
 
-def _deliver_dale(net, proj, s, rings, t):
+def _deliver_dale(net, proj, s, rings, t, uncleared: set):
     """Dale projection: excitatory sources into 'ex', inhibitory into 'in' (as conductance
     magnitudes for conductance-based targets, signed currents otherwise)."""
     conn = proj.synapses.conn
     is_exc = conn.sign(jnp.arange(conn.n_pre)) > 0  # the Dale rule of the connectivity
     post_cond = net.populations[proj.post].conductance
     ke, ki = f"{proj.post}:ex", f"{proj.post}:in"
-    rings[ke] = propagation.deliver(proj.synapses, jnp.where(is_exc, s, 0.0), rings[ke], t)
+    rings[ke] = propagation.deliver(proj.synapses, jnp.where(is_exc, s, 0.0), rings[ke], t,
+                                    clear_now=_first(uncleared, ke))
     rings[ki] = propagation.deliver(proj.synapses, jnp.where(is_exc, 0.0, s), rings[ki], t,
-                                    scale=-1.0 if post_cond else 1.0)
+                                    scale=-1.0 if post_cond else 1.0, clear_now=_first(uncleared, ki))
     return rings

@@ -40,7 +40,7 @@ from jaxtyping import Array, Float
 
 from . import connectivity as cx
 from . import event_kernel
-from .delays import DelayRing, ring_add, ring_add_dense, ring_init
+from .delays import DelayRing, ring_add, ring_add_dense, ring_clear, ring_init
 
 __all__ = ["IMPLS", "Synapses", "build", "from_ell", "choose_impl", "deliver", "propagate", "event_cap",
            "active_sources", "uses_kernel", "compaction", "compact"]
@@ -233,19 +233,24 @@ def _deliver_events(syn: Synapses, spikes, ring: DelayRing, t, scale=1.0, active
 
 
 def deliver(syn: Synapses, spikes: Float[Array, "n_pre"], ring: DelayRing, t,
-            scale: float = 1.0, active=None) -> DelayRing:
+            scale: float = 1.0, active=None, clear_now: bool = False) -> DelayRing:
     """Add the input caused by ``spikes`` (emitted at step ``t``) to the delay ring.
 
     ``spikes`` may be graded (counts or amplitudes); each synapse delivers
     ``scale * w * s[pre]``. ``active``: optional ``compact(syn, spikes)``, to share the
-    compaction between projections of one source population.
+    compaction between projections of one source population. ``clear_now``: first zero the
+    ring's slot of step ``t`` (read with :func:`~jaxbrain.delays.ring_now` this step); the GPU
+    kernel does it in the same call, so the ring is updated in place.
     """
     if spikes.shape != (syn.conn.n_pre,):
         raise ValueError(f"spikes shape {spikes.shape}; expected ({syn.conn.n_pre},) for this projection")
     impl = syn.impl
     if uses_kernel(syn):
         shared = active if isinstance(active, event_kernel.Active) else None
-        return event_kernel.deliver(syn, spikes, ring, t, scale, shared, interpret=_interpret())
+        return event_kernel.deliver(syn, spikes, ring, t, scale, shared, clear_now=clear_now,
+                                    interpret=_interpret())
+    if clear_now:
+        ring = ring_clear(ring, t)
     if impl in ("event", "procedural"):
         return _deliver_events(syn, spikes, ring, t, scale, active)
     if impl == "switch":

@@ -14,7 +14,7 @@ import pytest
 from jaxbrain import connectivity as cx
 from jaxbrain import event_kernel as ek
 from jaxbrain import propagation as pg
-from jaxbrain.delays import ring_init
+from jaxbrain.delays import ring_clear, ring_init
 
 DT = 0.1
 CASES = {
@@ -44,8 +44,9 @@ def _one_spike_per_block(syn, key, graded=False):
     return jnp.zeros((syn.conn.n_pre,), jnp.float32).at[idx].set(jnp.where(keep, amp, 0.0))
 
 
+@pytest.mark.parametrize("clear_now", [False, True])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_kernel_matches_xla_event_path(case):
+def test_kernel_matches_xla_event_path(case, clear_now):
     make, impl = CASES[case]
     conn = make()
     syn = pg.build(conn, impl, DT)
@@ -55,10 +56,12 @@ def test_kernel_matches_xla_event_path(case):
     ring = ring_init(conn.n_post, syn.max_delay)
     ring = ring._replace(buf=jax.random.normal(jax.random.fold_in(key, 9), ring.buf.shape))  # pending input stays
     t = jnp.int32(11)
-    ref = pg._deliver_events(syn, spikes, ring, t, scale=-2.0).buf
-    out = ek.deliver(syn, spikes, ring, t, scale=-2.0, interpret=True).buf
+    ref = pg._deliver_events(syn, spikes, ring_clear(ring, t) if clear_now else ring, t, scale=-2.0).buf
+    out = ek.deliver(syn, spikes, ring, t, scale=-2.0, clear_now=clear_now, interpret=True).buf
     np.testing.assert_allclose(np.asarray(out), np.asarray(ref), rtol=1e-6, atol=1e-5)
     assert float(jnp.abs(ref - ring.buf).sum()) > 0  # something was delivered
+    if clear_now:  # the slot of step t is zero, every other pending input stays
+        assert not np.asarray(out[int(t) % out.shape[0]]).any()
 
 
 def test_no_spike_delivers_nothing():
@@ -88,7 +91,7 @@ def test_kernel_lowers_for_the_gpu():
     for case, (make, impl) in CASES.items():
         syn = pg.build(make(), impl, DT)
         ring = ring_init(syn.conn.n_post, syn.max_delay)
-        f = jax.jit(lambda syn, s, r: ek.deliver(syn, s, r, jnp.int32(3)))
+        f = jax.jit(lambda syn, s, r: ek.deliver(syn, s, r, jnp.int32(3), clear_now=True))
         try:
             f.trace(syn, jnp.zeros((syn.conn.n_pre,)), ring).lower(lowering_platforms=("cuda",))
         except ImportError as e:  # a jaxlib without Triton bindings
@@ -102,9 +105,13 @@ def test_kernel_matches_xla_on_gpu_any_spikes(case):
     syn = pg.build(make(), impl, DT)
     spikes = (jax.random.uniform(jax.random.key(0), (syn.conn.n_pre,)) < 0.3).astype(jnp.float32)
     ring = ring_init(syn.conn.n_post, syn.max_delay)
-    ref = pg._deliver_events(syn, spikes, ring, jnp.int32(5)).buf
-    out = ek.deliver(syn, spikes, ring, jnp.int32(5)).buf
+    ring = ring._replace(buf=jax.random.normal(jax.random.key(1), ring.buf.shape))
+    t = jnp.int32(5)
+    ref = pg._deliver_events(syn, spikes, ring, t).buf
+    out = ek.deliver(syn, spikes, ring, t).buf
     np.testing.assert_allclose(np.asarray(out), np.asarray(ref), rtol=1e-5, atol=1e-4)
+    cleared = ek.deliver(syn, spikes, ring, t, clear_now=True).buf
+    np.testing.assert_allclose(np.asarray(cleared), np.asarray(ring_clear(ring._replace(buf=ref), t).buf), rtol=1e-5, atol=1e-4)
 
 
 def test_compact_lists_every_active_source_in_order():
