@@ -7,6 +7,13 @@ one ``lax.scan`` (one dispatch), blocked on the result, after an untimed warm-up
 (compilation + ``sentences`` sentences). Also: vmap over independent brains,
 and the floors (pair-hash throughput of one projection, one k-cap, one memory pass).
 
+Rows: ``mode="brain"`` (the original path: ``brain.project``, hash law, k-cap ``kcaps``),
+``mode="fast"`` (``seed_workload.project_fast`` with ``law/kcap`` from ``fast_paths``:
+"hash/blocks" is the same network as "brain", "block/blocks" the block connectivity law) and
+``mode="lazy"`` (``lazy_ns``: lazy.py, brain.py's algorithm, cost independent of n; one p for
+every fibre). Every row records device memory (``memory_stats``, peak since the process
+started) and the compiled function's own memory analysis.
+
 Run: ``PYTHONPATH=. python experiments/bench_nemo.py --out DIR [--set key=value]``. Seed figures: 148 / 175 / 64 sentences/s at n = 1e5 / 1e6 / 1e7;
 targets 1,750 at 1e6 and 640 at 1e7.
 """
@@ -27,7 +34,7 @@ class Config:
     ns: tuple[int, ...] = param((100_000, 1_000_000, 10_000_000, 100_000_000), positive,
                                 "area sizes")
     kcaps: tuple[str, ...] = param(("threshold",), one_of("top_k", "threshold", "auto"),
-                                   "k-cap methods timed at every n")
+                                   "k-cap methods of the brain-mode (old path) rows")
     compare_top_k_at: int = param(1_000_000, nonnegative, "also time top_k at this n (0: no)")
     sentences: int = param(200, at_least(1), "timed sentences")
     vmap_brains: tuple[int, ...] = param((8,), positive, "independent brains under vmap")
@@ -35,6 +42,16 @@ class Config:
     vmap_kcap: str = param("top_k", one_of("top_k", "threshold", "auto"),
                            "k-cap under vmap")
     store_capacity: int = param(2**15, positive, "learned-delta slots per fibre")
+    old_max_n: int = param(10**7, positive, "brain-mode (old path) rows only up to this n")
+    fast_paths: tuple[str, ...] = param((), one_of("hash/blocks", "block/blocks", "block/top_k",
+                                                   "hash/top_k", "block/threshold"),
+                                        "fast-mode rows 'law/kcap' at every n")
+    lazy_ns: tuple[int, ...] = param((), positive, "lazy-mode rows at these n")
+    lazy_capacity: int = param(2048, positive, "lazy support slots per area")
+    lazy_p: float = param(0.1, positive, "lazy mode's single connection probability")
+    large_n: int = param(10**8, positive, "n from which sentences_large is used")
+    sentences_large: int = param(20, at_least(1), "timed sentences at n >= large_n")
+    floors: bool = param(True, None, "time the floors at every n")
     seed: int = param(0, nonnegative, "seed")
 
 
@@ -58,23 +75,39 @@ def _words(rng, shape):
             jnp.asarray(rng.integers(0, sw.N_VERBS, shape), jnp.int32))
 
 
-def bench_one(n, kcap, cfg, rng, brains=0):
+def bench_one(n, kcap, cfg, rng, brains=0, mode="brain", law="hash"):
     import jax
     import numpy as np
     from jaxbrain.assemblies import brain as B
     from jaxbrain.assemblies import seed_workload as sw
 
-    spec = sw.make_spec(n, seed=cfg.seed, kcap=kcap, store_capacity=cfg.store_capacity)
-    if brains:
-        state = jax.vmap(lambda _: B.init(spec))(np.arange(brains))
-        fn = jax.jit(jax.vmap(lambda s, a, b: sw.train(spec, s, a, b)), donate_argnums=0)
-        shape_t = (brains, cfg.sentences)
+    sentences = cfg.sentences_large if n >= cfg.large_n else cfg.sentences
+    if mode == "lazy":
+        spec = sw.make_lazy_spec(n, p=cfg.lazy_p, seed=cfg.seed)
+        state = sw.lazy_init(spec, cfg.lazy_capacity)
+        fn = jax.jit(lambda s, a, b: sw.lazy_train(spec, s, a, b), donate_argnums=0)
+        shape_t = (sentences,)
     else:
-        state = B.init(spec)
-        fn = jax.jit(lambda s, a, b: sw.train(spec, s, a, b), donate_argnums=0)
-        shape_t = (cfg.sentences,)
+        spec = sw.make_spec(n, seed=cfg.seed, kcap=kcap if mode == "brain" else "auto",
+                            store_capacity=cfg.store_capacity)
+        train = lambda s, a, b: sw.train(spec, s, a, b, mode=mode, law=law, kcap=kcap)  # noqa: E731
+        if brains:
+            state = jax.vmap(lambda _: B.init(spec))(np.arange(brains))
+            fn = jax.jit(jax.vmap(train), donate_argnums=0)
+            shape_t = (brains, sentences)
+        else:
+            state = B.init(spec)
+            fn = jax.jit(train, donate_argnums=0)
+            shape_t = (sentences,)
     t0 = time.perf_counter()
     a, b = _words(rng, shape_t)   # same shape as the timed call: compiled once
+    compiled_mem = {}
+    try:
+        ma = fn.lower(state, a, b).compile().memory_analysis()
+        compiled_mem = {k: int(getattr(ma, k)) for k in ("temp_size_in_bytes", "argument_size_in_bytes",
+                                                          "output_size_in_bytes") if hasattr(ma, k)}
+    except Exception as e:  # pragma: no cover
+        compiled_mem = {"error": f"{type(e).__name__}: {str(e)[:200]}"}
     state = fn(state, a, b)
     jax.block_until_ready(state)
     compile_and_warm = time.perf_counter() - t0
@@ -83,9 +116,12 @@ def bench_one(n, kcap, cfg, rng, brains=0):
     state = fn(state, a, b)
     jax.block_until_ready(state)
     dt = time.perf_counter() - t0
-    total = cfg.sentences * max(brains, 1)
-    stores = {k: {"size": int(np.max(np.asarray(v.size))), "capacity": v.capacity,
-                  "dropped": int(np.sum(np.asarray(v.dropped)))} for k, v in state.stores.items()}
+    total = sentences * max(brains, 1)
+    if mode == "lazy":
+        stores = {a: {"support": int(v.w), "overflow": int(v.overflow)} for a, v in state.areas.items()}
+    else:
+        stores = {k: {"size": int(np.max(np.asarray(v.size))), "capacity": v.capacity,
+                      "dropped": int(np.sum(np.asarray(v.dropped)))} for k, v in state.stores.items()}
     state_bytes = sum(x.nbytes for x in jax.tree_util.tree_leaves(state))
     mem = {}
     try:
@@ -93,11 +129,13 @@ def bench_one(n, kcap, cfg, rng, brains=0):
         mem = {"peak_bytes_in_use": st.get("peak_bytes_in_use"), "bytes_in_use": st.get("bytes_in_use")}
     except Exception:  # pragma: no cover
         pass
-    return {"n": n, "kcap": kcap, "brains": max(brains, 1), "sentences": total, "seconds": dt,
+    return {"n": n, "mode": mode, "law": law if mode != "lazy" else "lazy",
+            "kcap": kcap if mode != "lazy" else "top_k (support)",
+            "brains": max(brains, 1), "sentences": total, "seconds": dt,
             "sentences_per_s": total / dt,
             "area_projections_per_s": total * sw.AREAS_PER_SENTENCE / dt,
             "compile_and_warmup_s": compile_and_warm, "state_bytes": state_bytes,
-            "device_memory": mem, "stores": stores}
+            "device_memory": mem, "compiled_memory": compiled_mem, "stores": stores}
 
 
 def floors(n, kcap):
@@ -110,13 +148,17 @@ def floors(n, kcap):
     k = 50
     src = jnp.arange(k, dtype=jnp.int32) * 7919
     proj = jax.jit(lambda s: implicit.area_input(0, 1, 0.1, s, jnp.ones(k, bool), n))
-    t_hash = _time(proj, src)
-    x = proj(src)
+    t_hash = _time(proj, src) if n <= 10**8 else None
+    blk = jax.jit(lambda s: implicit.block_area_input(0, 1, 0.1, s, jnp.ones(k, bool), n))
+    t_block = _time(blk, src)
+    x = blk(src)
     t_kcap = _time(jax.jit(lambda x: k_cap(x, k, kcap)), x)
+    t_blocks = _time(jax.jit(lambda x: k_cap(x, k, "blocks")), x)
     t_topk = _time(jax.jit(lambda x: k_cap(x, k, "top_k")), x) if n <= 10**7 else None
     t_pass = _time(jax.jit(lambda x: x * 2.0 + 1.0), x)
-    return {"n": n, "projection_s": t_hash, "pair_hashes_per_s": n * k / t_hash,
-            "k_cap_s": t_kcap, "k_cap_method": kcap, "top_k_s": t_topk,
+    return {"n": n, "projection_s": t_hash, "pair_hashes_per_s": n * k / t_hash if t_hash else None,
+            "block_projection_s": t_block, "block_targets_per_s": 0.1 * n * k / t_block,
+            "k_cap_s": t_kcap, "k_cap_method": kcap, "k_cap_blocks_s": t_blocks, "top_k_s": t_topk,
             "memory_pass_s": t_pass, "memory_pass_bytes_per_s": 8 * n / t_pass}
 
 
@@ -141,28 +183,40 @@ def run(cfg: Config, out: Path) -> dict:
             res["vmap"].append(r)
             save()
 
+    def row(n, kcap, mode, law="hash"):
+        try:
+            r = bench_one(n, kcap, cfg, rng, mode=mode, law=law)
+        except Exception as e:  # out of memory at the largest n: record, keep going
+            r = {"n": n, "mode": mode, "law": law, "kcap": kcap,
+                 "error": f"{type(e).__name__}: {str(e)[:300]}"}
+        print(json.dumps({k: v for k, v in r.items() if k != "stores"}), flush=True)
+        res["single"].append(r)
+        save()
+
+    for n in cfg.lazy_ns:
+        row(n, "top_k", "lazy")
     for n in cfg.ns:
         methods = list(cfg.kcaps) + (["top_k"] if n == cfg.compare_top_k_at and "top_k" not in cfg.kcaps else [])
-        for m in methods:
+        if n <= cfg.old_max_n:
+            for m in methods:
+                row(n, m, "brain")
+        for fp in cfg.fast_paths:
+            law, m = fp.split("/")
+            row(n, m, "fast", law)
+        if cfg.floors:
             try:
-                r = bench_one(n, m, cfg, rng)
-            except Exception as e:  # out of memory at the largest n: record, keep going
-                r = {"n": n, "kcap": m, "error": f"{type(e).__name__}: {str(e)[:300]}"}
-            print(json.dumps({k: v for k, v in r.items() if k != "stores"}), flush=True)
-            res["single"].append(r)
+                f = floors(n, cfg.kcaps[0] if cfg.kcaps else "top_k")
+            except Exception as e:
+                f = {"n": n, "error": f"{type(e).__name__}: {str(e)[:300]}"}
+            print(json.dumps(f), flush=True)
+            res["floors"].append(f)
             save()
-        try:
-            f = floors(n, cfg.kcaps[0])
-        except Exception as e:
-            f = {"n": n, "error": f"{type(e).__name__}: {str(e)[:300]}"}
-        print(json.dumps(f), flush=True)
-        res["floors"].append(f)
-        save()
         if n == cfg.vmap_n:
             vmap_runs()
     if cfg.vmap_n not in cfg.ns:
         vmap_runs()
-    return {"single": [{k: r.get(k) for k in ("n", "kcap", "sentences_per_s", "area_projections_per_s")}
+    return {"single": [{k: r.get(k) for k in ("n", "mode", "law", "kcap", "sentences_per_s",
+                                              "area_projections_per_s")}
                        for r in res["single"]],
             "vmap": [{k: r.get(k) for k in ("n", "brains", "sentences_per_s")} for r in res["vmap"]]}
 

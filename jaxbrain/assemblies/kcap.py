@@ -22,6 +22,15 @@ Methods:
   Exact (always the top_k result, tested against a lexsort reference with ties) for any
   float input; cost ``32 / bits`` counting passes + 2 passes, independent of the values.
 
+* ``"blocks"``: an exact two-stage top-k. View x as ``R`` blocks of ``B`` consecutive
+  neurons (``B ~ sqrt(n / k)``, padded with ``-inf``); take each block's maximum (one pass
+  over x), pick the k blocks with the largest maxima (``lax.top_k`` on R values, ties to the
+  lower block), gather those k blocks in index order and ``lax.top_k`` the ``k * B`` values.
+  Exact with the tie rule: order neurons by (input desc, index asc) and blocks by their best
+  neuron; a neuron in a block ranked below k has k better block-bests above it, so it cannot
+  be among the k winners; within one block and among equal block maxima the lower index
+  comes first in both stages. Cost: one memory pass plus two top_k of ``~sqrt(n k)``
+  elements (instead of one top_k of n), no cumsum, no branch.
 * ``"auto"``: ``top_k`` for n <= 2**20 or on the CPU backend (where XLA does not vectorise
   the counting passes: 43 ms vs 0.4 ms for top_k at n = 2e5), else ``threshold``. On the H100
   the seed workload at n = 1e6 ran 270.7 sentences/s with ``top_k`` and 81.7 with
@@ -30,10 +39,14 @@ Methods:
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 
-__all__ = ["k_cap", "k_cap_top_k", "k_cap_threshold"]
+__all__ = ["k_cap", "k_cap_top_k", "k_cap_threshold", "k_cap_blocks", "METHODS"]
+
+METHODS = ("auto", "top_k", "threshold", "blocks")
 
 
 def k_cap_top_k(x: jax.Array, k: int) -> jax.Array:
@@ -89,6 +102,30 @@ def k_cap_threshold(x: jax.Array, k: int, bits: int = 4) -> jax.Array:
     return jnp.nonzero(above | take, size=k, fill_value=n)[0].astype(jnp.int32)
 
 
+def block_size(n: int, k: int) -> int:
+    """Block length of :func:`k_cap_blocks`: the power of two nearest ``sqrt(n / k)`` (>= 8)."""
+    return 1 << max(3, round(0.5 * math.log2(max(n / k, 1.0))))
+
+
+def k_cap_blocks(x: jax.Array, k: int, block: int | None = None) -> jax.Array:
+    """Exact k-cap by block maxima + two small ``top_k`` (module doc); int32[k] ascending."""
+    n = x.shape[0]
+    b = block_size(n, k) if block is None else int(block)
+    r = -(-n // b)
+    if r <= k:                       # too few blocks to prune anything
+        return k_cap_top_k(x, k)
+    x = x.astype(jnp.float32)
+    if r * b != n:
+        x = jnp.concatenate([x, jnp.full((r * b - n,), -jnp.inf, jnp.float32)])
+    xb = x.reshape(r, b)
+    _, blk = jax.lax.top_k(jnp.max(xb, axis=1), k)          # the k best blocks
+    blk = jnp.sort(blk.astype(jnp.int32))                   # index order: ties stay low-first
+    cand = xb[blk].reshape(-1)                              # [k * b], in global index order
+    _, pos = jax.lax.top_k(cand, k)
+    ids = blk[pos // b] * b + pos % b
+    return jnp.sort(ids.astype(jnp.int32))
+
+
 def k_cap(x: jax.Array, k: int, method: str = "auto") -> jax.Array:
     """The k winners of input ``x`` (float[n]); int32[k] sorted ascending, ties to lower index."""
     n = x.shape[-1]
@@ -100,4 +137,6 @@ def k_cap(x: jax.Array, k: int, method: str = "auto") -> jax.Array:
         return k_cap_top_k(x, k)
     if method == "threshold":
         return k_cap_threshold(x, k)
-    raise ValueError(f"k_cap: method {method!r} not allowed; allowed: 'auto', 'top_k', 'threshold'")
+    if method == "blocks":
+        return k_cap_blocks(x, k)
+    raise ValueError(f"k_cap: method {method!r} not allowed; allowed: {', '.join(map(repr, METHODS))}")

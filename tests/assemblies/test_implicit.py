@@ -96,3 +96,65 @@ def test_area_input_loop_equals_fused():
     assert float(a.sum()) > 0
     with pytest.raises(ValueError, match="method"):
         implicit.area_input(5, 9, 0.1, src, valid, 10, method="dense")
+
+
+# ---- block law (implicit.block_*) -------------------------------------------------------
+
+def test_block_rank_is_a_bijection_with_its_inverse():
+    for bits in (3, 8, implicit.BLOCK_BITS):
+        r = jnp.arange(1 << bits, dtype=jnp.uint32)
+        for key in (0, 1, 0xDEADBEEF):
+            rk = np.asarray(implicit.block_rank(jnp.uint32(key), r, bits))
+            assert np.array_equal(np.sort(rk), np.arange(1 << bits))
+            back = implicit.block_position(jnp.uint32(key), jnp.asarray(rk), bits)
+            assert np.array_equal(np.asarray(back), np.asarray(r))
+
+
+def test_block_scatter_equals_pairwise_definition():
+    """The generated targets (scatter) are exactly the pairs block_connected says exist."""
+    k, p, n = 40, 0.1, 9_000            # n not a multiple of the block: the last one is cut
+    src = np.random.default_rng(4).choice(10**7, k, replace=False)
+    valid = jnp.arange(k) < 37
+    sc = np.asarray(jax.jit(lambda s: implicit.block_area_input(5, 6, p, s, valid, n))(src))
+    ga = np.asarray(jax.jit(lambda s: implicit.block_area_input(5, 6, p, s, valid, n,
+                                                                 method="gather"))(src))
+    pair = np.asarray(implicit.block_connected(5, 6, p, jnp.asarray(src[:37])[:, None],
+                                               jnp.arange(n)[None, :])).sum(0)
+    assert np.array_equal(sc, ga) and np.array_equal(sc, pair)
+    # the law does not depend on n: a longer target range starts with the same counts
+    longer = np.asarray(jax.jit(lambda s: implicit.block_area_input(5, 6, p, s, valid, 3 * n))(src))
+    assert np.array_equal(longer[:n], sc)
+
+
+def test_block_law_in_degree_is_binomial_and_out_degree_right():
+    k, p, n = 200, 0.05, 50_000
+    src = np.random.default_rng(0).choice(10**6, k, replace=False)
+    x = np.asarray(jax.jit(lambda s: implicit.block_area_input(7, 3, p, s, jnp.ones(k, bool), n))(src))
+    assert _chi2_binomial(x, k, p) > 1e-3
+    assert abs(x.mean() - k * p) < 4 * np.sqrt(k * p * (1 - p) / n)
+    # out-degree of one source over n targets ~ Binomial(n, p)
+    out = [int(jnp.sum(implicit.block_connected(7, 3, p, i, jnp.arange(n)))) for i in range(30)]
+    assert abs(np.mean(out) - n * p) < 5 * np.sqrt(n * p * (1 - p) / 30)
+
+
+def test_block_law_overlaps_and_within_block_pairs():
+    """Two sources share ~p^2 n targets; two targets of one block share a source with
+    probability p^2 (an identity 'permutation' would make neighbours co-connected ~always)."""
+    p, n, pairs = 0.05, 20_000, 60
+    j = jnp.arange(n)
+    f = jax.jit(lambda i: implicit.block_connected(3, 9, p, i, j))
+    ov = [int(jnp.sum(f(2 * t) & f(2 * t + 1))) for t in range(pairs)]
+    assert abs(np.mean(ov) - p * p * n) < 5 * np.sqrt(p * p * n / pairs)
+    rng_ = np.random.default_rng(1)
+    m = 200_000
+    i = jnp.asarray(rng_.integers(0, 10**6, m))
+    b = rng_.integers(0, 1000, m) << implicit.BLOCK_BITS
+    for d in (1, 2, 64, 2049):         # neighbours, and far apart inside the block
+        r = rng_.integers(0, (1 << implicit.BLOCK_BITS) - d, m)
+        c1 = implicit.block_connected(3, 9, p, i, jnp.asarray(b + r))
+        c2 = implicit.block_connected(3, 9, p, i, jnp.asarray(b + r + d))
+        both = float(jnp.mean(c1 & c2))
+        assert abs(both - p * p) < 5 * np.sqrt(p * p / m), (d, both)
+    r = rng_.integers(0, (1 << implicit.BLOCK_BITS) - 1, m)    # control: no permutation
+    c = p * (1 << implicit.BLOCK_BITS)
+    assert np.mean((r < c) & (r + 1 < c)) > 10 * p * p

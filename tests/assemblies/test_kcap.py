@@ -27,8 +27,10 @@ def test_threshold_and_top_k_match_reference(case):
     ref = _ref(x, k)
     thr = np.asarray(jax.jit(kcap.k_cap_threshold, static_argnums=1)(jnp.asarray(x), k))
     top = np.asarray(jax.jit(kcap.k_cap_top_k, static_argnums=1)(jnp.asarray(x), k))
+    blk = np.asarray(jax.jit(kcap.k_cap_blocks, static_argnums=1)(jnp.asarray(x), k))
     assert np.array_equal(thr, ref)
     assert np.array_equal(top, ref)
+    assert np.array_equal(blk, ref)
 
 
 def test_k_cap_validates():
@@ -56,3 +58,30 @@ def test_threshold_is_branch_free_and_vmaps():
     got = np.asarray(jax.vmap(lambda x: kcap.k_cap_threshold(x, 25))(jnp.asarray(xs)))
     for row, g in zip(xs, got):
         assert np.array_equal(g, _ref(row, 25))
+
+
+def test_blocks_exact_on_adversarial_layouts():
+    """Winners packed into one block, ties across many blocks, -0.0, n not a multiple of the
+    block, -inf entries (the padding value), under vmap; against the lexsort reference."""
+    rng = np.random.default_rng(3)
+    n, k = 10_007, 50
+    cases = [np.zeros(n, np.float32), rng.binomial(20, 0.1, n).astype(np.float32)]
+    packed = np.zeros(n, np.float32)
+    packed[4000:4000 + 2 * k] = 7.0                      # all winners in one or two blocks
+    cases.append(packed)
+    neg = rng.standard_normal(n).astype(np.float32)
+    neg[rng.integers(0, n, 300)] = -0.0
+    neg[rng.integers(0, n, 300)] = 0.0
+    neg[-5:] = -np.inf
+    cases.append(-np.abs(neg))
+    for x in cases:
+        for block in (8, 16, 64, None):
+            got = np.asarray(kcap.k_cap_blocks(jnp.asarray(x), k, block))
+            assert np.array_equal(got, _ref(x, k)), block
+    tail = np.full(n, -np.inf, np.float32)
+    tail[:3] = 1.0
+    assert np.array_equal(np.asarray(kcap.k_cap_blocks(jnp.asarray(tail), k, 8)), _ref(tail, k))
+    xs = jnp.asarray(np.stack(cases[:3]))
+    got = np.asarray(jax.vmap(lambda r: kcap.k_cap(r, k, "blocks"))(xs))
+    for row, g in zip(np.asarray(xs), got):
+        assert np.array_equal(g, _ref(row, k))

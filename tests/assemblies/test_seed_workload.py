@@ -1,0 +1,72 @@
+"""The seed workload's execution modes: fast == brain bit for bit under the hash law; the
+block law and lazy mode run it (lazy at n = 1e9 with n-independent state)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxbrain.assemblies import brain as B
+from jaxbrain.assemblies import seed_workload as sw
+
+N = 3_000
+
+
+def _sources(spec, s, noun=1, verb=2):
+    s = B.activate(spec, s, "PHON_N", noun)
+    s = B.activate(spec, s, "VIS_IN", noun)
+    s = B.activate(spec, s, "PHON_V", sw.N_NOUNS + verb)
+    return B.activate(spec, s, "MOT_IN", verb)
+
+
+def _leaves_equal(a, b):
+    return all(np.array_equal(x, y) for x, y in
+               zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)))
+
+
+@pytest.mark.parametrize("kcap", ["blocks"])
+def test_fast_hash_equals_brain_project(kcap):
+    spec = sw.make_spec(N, kcap="top_k", store_capacity=2**11)
+    a = b = _sources(spec, B.init(spec))
+    for step in sw._STEPS[:1] * 2:                 # the second reads learned weights back
+        a = B.project(spec, a, None, step)
+        b = sw.project_fast(spec, b, step, "hash", kcap)
+        assert _leaves_equal(a, b), step
+    assert int(a.stores["PHON_N->LEX1"].size) > 0
+
+
+def test_fast_block_law_learns_and_is_deterministic():
+    spec = sw.make_spec(N, store_capacity=2**11)
+    s0 = _sources(spec, B.init(spec))
+    run = jax.jit(lambda s: sw.project_fast(spec, s, sw._STEPS[0], "block", "blocks"))
+    a, b = run(s0), run(s0)
+    assert _leaves_equal(a, b)
+    w_block = np.asarray(a.areas["LEX1"].winners)
+    assert len(np.unique(w_block)) == 50 and w_block.max() < N
+    # Hebbian updates recorded exactly the block-law synapses between the winners
+    from jaxbrain import sparse_delta as sd
+    from jaxbrain.assemblies import implicit
+    pre, post, d = sd.to_numpy(a.stores["PHON_N->LEX1"])
+    f = spec.fibre("PHON_N", "LEX1")
+    src = np.asarray(s0.areas["PHON_N"].winners)
+    ones = jnp.ones(50, bool)
+    assert not np.array_equal(implicit.area_input(spec.seed, f.fid, f.p, src, ones, N),
+                              implicit.block_area_input(spec.seed, f.fid, f.p, src, ones, N))
+    conn = np.asarray(implicit.block_connected(spec.seed, f.fid, f.p, src[:, None], w_block[None, :]))
+    assert len(pre) == conn.sum() and np.allclose(d, 0.1)
+    assert np.all(np.asarray(implicit.block_connected(spec.seed, f.fid, f.p, pre, post)))
+
+
+def test_lazy_workload_runs_at_1e9_with_state_independent_of_n():
+    nbytes = lambda st: sum(x.nbytes for x in jax.tree_util.tree_leaves(st))  # noqa: E731
+    small = nbytes(sw.lazy_init(sw.make_lazy_spec(10**5), 400))
+    spec = sw.make_lazy_spec(10**9)
+    st = jax.jit(lambda s: sw.lazy_sentence(spec, s, 1, 2, rounds=1))(sw.lazy_init(spec, 400))
+    assert nbytes(st) == small
+    assert all(int(v.overflow) == 0 for v in st.areas.values())
+    for a in ("LEX1", "LEX2", "VIS", "MOT"):
+        w = np.asarray(st.areas[a].winners)
+        assert int(st.areas[a].n_winners) == 50 and len(np.unique(w)) == 50
+        assert int(st.areas[a].w) >= 50
+    with pytest.raises(ValueError, match="capacity"):
+        sw.lazy_init(sw.make_lazy_spec(10**5), 100)
