@@ -42,6 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import rng
 from .. import sparse_delta as sd
 from . import implicit
 from .kcap import k_cap
@@ -308,22 +309,47 @@ def set_beta(state, src, dst, beta) -> BrainState:
 
 # ---- projection ---------------------------------------------------------------------------
 
+def fibre_fires(spec: BrainSpec, state: BrainState, f: Fibre):
+    """bool[]: fibre ``f`` delivers input in this projection (not inhibited; for an area
+    source: it has winners and is not inhibited)."""
+    on = ~state.fibre_inhibited[f.key]
+    if spec.is_stimulus(f.src):
+        return on
+    src = state.areas[f.src]
+    return on & (src.n_winners > 0) & ~src.inhibited
+
+
 def _fibre_input(spec: BrainSpec, state: BrainState, f: Fibre):
     """(input float32[n_dst], fires bool[]) of one fibre, learned weights included."""
     dst = spec.area(f.dst)
     store = state.stores[f.key]
-    on = ~state.fibre_inhibited[f.key]
+    fires = fibre_fires(spec, state, f)
     if spec.is_stimulus(f.src):
         c = implicit.stim_counts(spec.seed, f.fid, spec.stimulus(f.src).k, f.p, dst.n)
         mult = 1.0 + sd.sum_into_post(store, jnp.zeros((1,), jnp.uint32), dst.n)
-        return c * mult, on, c
+        return c * mult, fires, c
     src = state.areas[f.src]
     k_src = spec.area(f.src).k
     valid = jnp.arange(k_src) < src.n_winners
     c = implicit.area_input(spec.seed, f.fid, f.p, src.winners, valid, dst.n)
     d = sd.sum_into_post(store, src.winners, dst.n)
-    fires = on & (src.n_winners > 0) & ~src.inhibited
     return c + d, fires, None
+
+
+def _cap_one_device(spec: BrainSpec, state: BrainState, target: str, fibres) -> tuple:
+    """The new winners of ``target`` (int32[k]) and whether any fibre fires, with per-fibre
+    ``(fires, stimulus counts or None)`` for the Hebbian update: all inputs summed over the
+    whole area, then the k-cap."""
+    a = spec.area(target)
+    x = jnp.zeros((a.n,), jnp.float32)
+    fires_any = jnp.bool_(False)
+    aux = {}
+    for f in fibres:
+        inp, fires, c = _fibre_input(spec, state, f)
+        aux[f.key] = (fires, c)
+        x = x + jnp.where(fires, inp, 0.0)
+        fires_any = fires_any | fires
+    return k_cap(x, a.k, spec.kcap), fires_any, aux
 
 
 def _hebbian(spec: BrainSpec, state: BrainState, f: Fibre, new_winners, n_new, active, c=None):
@@ -339,9 +365,9 @@ def _hebbian(spec: BrainSpec, state: BrainState, f: Fibre, new_winners, n_new, a
     do = active & state.plastic & (beta != 0)
     post_valid = jnp.arange(dst.k) < n_new
     if spec.is_stimulus(f.src):
-        if c is None:
-            c = implicit.stim_counts(spec.seed, f.fid, spec.stimulus(f.src).k, f.p, dst.n)
-        valid = post_valid & (c[jnp.minimum(new_winners, dst.n - 1)] > 0) & do
+        ids = jnp.minimum(new_winners, dst.n - 1)
+        c_win = c[ids] if c is not None else stim_counts_at(spec, f, ids)
+        valid = post_valid & (c_win > 0) & do
         return sd.update(store, jnp.zeros((dst.k,), jnp.uint32), new_winners, rule, valid,
                          unique=True)
     src = state.areas[f.src]
@@ -362,6 +388,14 @@ def _hebbian(spec: BrainSpec, state: BrainState, f: Fibre, new_winners, n_new, a
     return store._replace(dropped=store.dropped + overflow)
 
 
+def stim_counts_at(spec: BrainSpec, f: Fibre, ids) -> jax.Array:
+    """Stimulus-fibre synapse counts at target ids ``ids`` only (the values of
+    :func:`implicit.stim_counts` there, from the same hash: O(len(ids)), not O(n))."""
+    t = jnp.asarray(implicit.binomial_thresholds(int(spec.stimulus(f.src).k), float(f.p)))
+    h = rng.hash_u32(spec.seed, f.fid, jnp.asarray(ids).astype(jnp.uint32))
+    return jnp.sum(h[:, None] >= t[None, :], axis=1, dtype=jnp.int32).astype(jnp.float32)
+
+
 def _resolve(spec, stimuli, areas):
     incoming = defaultdict(list)
     for s, tgts in (stimuli or {}).items():
@@ -378,7 +412,8 @@ def _resolve(spec, stimuli, areas):
 
 
 def project(spec: BrainSpec, state: BrainState, stimuli: Mapping[str, Sequence[str]] | None = None,
-            areas: Mapping[str, Sequence[str]] | None = None, learn: bool = True) -> BrainState:
+            areas: Mapping[str, Sequence[str]] | None = None, learn: bool = True,
+            cap=_cap_one_device) -> BrainState:
     """One synchronous projection step (brain.py's ``project(areas_by_stim, dst_areas_by_src_area)``).
 
     Arguments:
@@ -388,6 +423,9 @@ def project(spec: BrainSpec, state: BrainState, stimuli: Mapping[str, Sequence[s
         areas: ``{source area: [target areas]}`` (static).
         learn: static; ``False`` leaves out the Hebbian update entirely (cheaper than the
             dynamic ``set_plasticity(False)``; use it for readouts).
+        cap: how a target's inputs and k-cap are computed, ``cap(spec, state, target,
+            fibres) -> (winners, fires_any, {fibre key: (fires, counts or None)})``: on one
+            device (default) or sharded over a neuron axis (:mod:`.sharded`).
     Returns:
         The new state: targets hold their new winners (unless fixed, inhibited, or with no
         firing input), ``support`` / ``num_new`` updated, learned weights updated.
@@ -400,14 +438,8 @@ def project(spec: BrainSpec, state: BrainState, stimuli: Mapping[str, Sequence[s
     for t, fibres in incoming.items():
         a = spec.area(t)
         ts = state.areas[t]
-        x = jnp.zeros((a.n,), jnp.float32)
-        fires_any = jnp.bool_(False)
-        for f in fibres:
-            inp, fires, c = _fibre_input(spec, state, f)
-            aux[f.key] = (fires, c)
-            x = x + jnp.where(fires, inp, 0.0)
-            fires_any = fires_any | fires
-        win = k_cap(x, a.k, spec.kcap)
+        win, fires_any, aux_t = cap(spec, state, t, fibres)
+        aux.update(aux_t)
         change = fires_any & ~ts.fixed & ~ts.inhibited
         new_w = jnp.where(change, win, ts.winners)
         new_n = jnp.where(change, jnp.int32(a.k), ts.n_winners)
