@@ -27,7 +27,7 @@ from jaxtyping import Array, Float, Int
 
 from . import neuromodulation as nm
 from .modules import (MODULES, TAU_M, BrainSpec, Connectivity, EventPlan, ModState,
-                      NeuronConsts, build_connectivity, init_state, make_event_plan,
+                      NeuronConsts, build_connectivity, flat_weights, init_state, make_event_plan,
                       neuron_consts, substep, synaptic_input)
 
 __all__ = ["SpikingLM", "make_model", "with_events", "measure_activity", "event_capacities", "init_params", "calibrate", "param_count", "Carry", "init_carry",
@@ -162,8 +162,10 @@ def token_step(model: SpikingLM, params: dict, carry: Carry, tokens: Int[Array, 
     ext = jnp.concatenate([drive, jnp.zeros((spec.n - n_thal, drive.shape[1]), drive.dtype)],
                           axis=0) + params["bias"][:, None]
     decay_out = float(np.exp(-1.0 / spec.tau_out))
+    wflat = flat_weights(params["w"]) if model.events is not None else None   # once a token
     def one(state, _):
-        cur = synaptic_input(params["w"], model.conn, state.s, dtype, model.events) + ext
+        cur = synaptic_input(params["w"], model.conn, state.s, dtype, model.events,
+                             wflat) + ext
         new = substep(model.consts, state, g_in * cur, g_beta, decay_out,
                       surrogate_scale=spec.surrogate_scale)
         return new, (_module_counts(spec, state.s) if probe else None)

@@ -58,7 +58,9 @@ from .. import rng
 from ..config import ConfigError
 
 __all__ = ["MODULES", "WIRING", "BrainSpec", "SCALES", "Connectivity", "build_connectivity",
-           "NeuronConsts", "neuron_consts", "ModState", "init_state", "substep"]
+           "NeuronConsts", "neuron_consts", "ModState", "init_state", "substep",
+           "synaptic_input", "EventPlan", "make_event_plan", "projection_columns",
+           "active_lists", "event_overflow", "flat_weights"]
 
 MODULES = ("thalamus", "wernicke", "broca", "hippocampus", "pfc", "basal_ganglia")
 
@@ -307,7 +309,7 @@ _input_transposed_bwd.defvjp(_itb_fwd, _itb_bwd)
 
 
 def synaptic_input(weights, conn: Connectivity, s: Float[Array, "N B"], dtype=jnp.float32,
-                   events: "EventPlan | None" = None):
+                   events: "EventPlan | None" = None, wflat=None):
     """Sparse propagation: for each target module, ``I[j, b] = sum_k w[j,k] s[idx[j,k], b]``.
 
     Returns the (N, B) input current (float32). ``dtype`` is the gather/multiply dtype
@@ -318,10 +320,13 @@ def synaptic_input(weights, conn: Connectivity, s: Float[Array, "N B"], dtype=jn
     With ``events`` (an :class:`EventPlan`) the forward pass is event-driven (scatter of the
     spiking sources' out-synapses, exact: dense fallback on overflow) and the weight
     gradient is scattered from the same active lists; the spike gradient stays the dense
-    transposed gather."""
+    transposed gather. ``wflat`` (:func:`flat_weights` of ``weights``, optional) lets a
+    caller build the flat weights once for many substeps."""
     if events is not None:
-        return _input_events(tuple(weights), tuple(conn.idx), conn.out_pos, conn.out_row, s,
-                             events, dtype)
+        if wflat is None:
+            wflat = flat_weights(weights)
+        return _input_events(wflat, tuple(conn.idx), conn.out_pos, conn.out_row, s, events,
+                             dtype)
     if conn.out_pos is None:
         return _gather_input(tuple(weights), conn.idx, s, dtype)
     return _input_transposed_bwd(tuple(weights), tuple(conn.idx), conn.out_pos, conn.out_row,
@@ -349,14 +354,15 @@ class EventPlan:
     counts how often that happens. ``caps`` and the column ranges are static (pytree aux
     data), the tables are arrays."""
 
-    def __init__(self, pos, row, caps, cols, n, n_syn):
+    def __init__(self, pos, row, caps, cols, sizes, n_syn):
         self.pos, self.row = tuple(pos), tuple(row)
         self.caps = tuple(int(c) for c in caps)
         self.cols = cols          # per target module: ((source module, start, stop), ...)
-        self.n, self.n_syn = int(n), int(n_syn)
+        self.sizes = tuple(int(x) for x in sizes)
+        self.n, self.n_syn = sum(self.sizes), int(n_syn)
 
     def tree_flatten(self):
-        return (self.pos, self.row), (self.caps, self.cols, self.n, self.n_syn)
+        return (self.pos, self.row), (self.caps, self.cols, self.sizes, self.n_syn)
 
     @classmethod
     def tree_unflatten(cls, aux, children):
@@ -405,35 +411,62 @@ def make_event_plan(spec: BrainSpec, conn: Connectivity, caps) -> EventPlan:
         pos.append(np.concatenate([p, np.full((1, d), n_syn, np.int32)]).astype(np.int32))
         row.append(np.concatenate([r, np.full((1, d), spec.n, np.int32)]).astype(np.int32))
     return EventPlan(tuple(jnp.asarray(p) for p in pos), tuple(jnp.asarray(r) for r in row),
-                     caps, projection_columns(spec), spec.n, n_syn)
+                     caps, projection_columns(spec), spec.sizes, n_syn)
 
 
-def _module_bounds(plan: EventPlan, weights):
-    # offsets of the modules in the state from the weight shapes (n_m rows each)
-    offs, o = [], 0
-    for w in weights:
-        offs.append(o)
-        o += w.shape[0]
-    return offs
+def flat_weights(weights):
+    """The float32 concatenation of all modules' weights plus one zero (the padding slot of
+    the transposed tables): what the event path reads. Built once per token, outside the
+    substep loop."""
+    return jnp.concatenate([w.reshape(-1).astype(jnp.float32) for w in weights]
+                           + [jnp.zeros((1,), jnp.float32)])
 
 
-def active_lists(plan: EventPlan, weights, s):
+def _unflatten(wflat, idx):
+    out, lo = [], 0
+    for i in idx:
+        n, k = i.shape
+        out.append(wflat[lo:lo + n * k].reshape(n, k))
+        lo += n * k
+    return tuple(out)
+
+
+_BLOCK = 128
+
+
+def _prefix_count(sm):
+    """Inclusive prefix count of a 0/1 (n, B) array along axis 0, exact, as two small
+    triangular matmuls (within blocks of 128, then over the block totals): one pass over the
+    spikes on tensor cores instead of the log(n) passes of an associative scan."""
+    n, b = sm.shape
+    nb = -(-n // _BLOCK)
+    x = jnp.pad(sm.astype(jnp.bfloat16), ((0, nb * _BLOCK - n), (0, 0))).reshape(nb, _BLOCK, b)
+    tri = jnp.tril(jnp.ones((_BLOCK, _BLOCK), jnp.bfloat16))
+    within = jnp.einsum("ij,kjb->kib", tri, x, preferred_element_type=jnp.float32)
+    tot = within[:, -1, :]                                          # (nb, B), exact <= 128
+    trib = jnp.tril(jnp.ones((nb, nb), jnp.float32), -1)
+    before = jnp.einsum("kl,lb->kb", trib, tot, precision=jax.lax.Precision.HIGHEST)
+    c = (within + before[:, None, :]).reshape(nb * _BLOCK, b)[:n]
+    return c.astype(jnp.int32)
+
+
+def active_lists(plan: EventPlan, s):
     """Per event module: the (cap, B) local indices of its spiking neurons per column, in
     increasing order, padded with the dummy source ``n_m``; and whether any column had more
     spikes than the capacity (then the lists are incomplete)."""
     b = s.shape[1]
-    offs = _module_bounds(plan, weights)
-    acts, over = [], jnp.zeros((), bool)
+    acts, over, o = [], jnp.zeros((), bool), 0
     cols = jnp.arange(b, dtype=jnp.int32)[None, :]
-    for m, cap in enumerate(plan.caps):
+    for n, cap in zip(plan.sizes, plan.caps):
         if not cap:
             acts.append(None)
+            o += n
             continue
-        n = weights[m].shape[0]
-        sm = s[offs[m]:offs[m] + n] > 0
-        c = jnp.cumsum(sm.astype(jnp.int32), axis=0)
-        slot = jnp.where(sm, c - 1, cap)                          # non-spikes: dropped
+        sm = s[o:o + n] > 0
+        o += n
+        c = _prefix_count(sm)
         src = jnp.broadcast_to(jnp.arange(n, dtype=jnp.int32)[:, None], sm.shape)
+        slot = jnp.where(sm, c - 1, cap + src)             # non-spikes: distinct, dropped
         acts.append(jnp.full((cap, b), n, jnp.int32).at[slot, cols].set(
             src, mode="drop", unique_indices=True))
         over = over | jnp.any(c[-1] > cap)
@@ -454,42 +487,41 @@ def _dense_columns(weights, idx, s, plan: EventPlan, dtype, sources):
     return jnp.concatenate(parts, axis=0)
 
 
-def _flat_weights(weights, dtype):
+def _rounded(x, dtype):
     # the dense path multiplies in `dtype` (bf16 or f32) and accumulates in f32: the event
     # path adds the same dtype-rounded weights in f32
-    return jnp.concatenate([w.reshape(-1).astype(dtype).astype(jnp.float32) for w in weights]
-                           + [jnp.zeros((1,), jnp.float32)])
+    return x.astype(dtype).astype(jnp.float32)
 
 
-def _event_input(weights, idx, s, plan: EventPlan, dtype, acts):
+def _event_input(wflat, idx, s, plan: EventPlan, dtype, acts):
     """Scatter-add of the active sources' out-synapses (+ the dense-source columns)."""
     b = s.shape[1]
-    wflat = _flat_weights(weights, dtype)
     flat = jnp.zeros((plan.n * b,), jnp.float32)
     bcol = jnp.arange(b, dtype=jnp.int32)[None, :, None]
     for m, act in enumerate(acts):
         if act is None:
             continue
         tgt = plan.row[m][act] * b + bcol                         # (cap, B, D); pad >= N*B
-        flat = flat.at[tgt].add(wflat[plan.pos[m][act]], mode="drop")
+        flat = flat.at[tgt].add(_rounded(wflat[plan.pos[m][act]], dtype), mode="drop")
     cur = flat.reshape(plan.n, b)
     if plan.dense_sources:
-        cur = cur + _dense_columns(weights, idx, s, plan, dtype, plan.dense_sources)
+        cur = cur + _dense_columns(_unflatten(wflat, idx), idx, s, plan, dtype,
+                                   plan.dense_sources)
     return cur
 
 
-def _event_or_dense(weights, idx, s, plan, dtype):
-    acts, over = active_lists(plan, weights, s)
-    cur = jax.lax.cond(over, lambda: _gather_input(weights, idx, s, dtype),
-                       lambda: _event_input(weights, idx, s, plan, dtype, acts))
+def _event_or_dense(wflat, idx, s, plan, dtype):
+    acts, over = active_lists(plan, s)
+    cur = jax.lax.cond(over, lambda: _gather_input(_unflatten(wflat, idx), idx, s, dtype),
+                       lambda: _event_input(wflat, idx, s, plan, dtype, acts))
     return cur, acts, over
 
 
-def _event_dw(weights, plan: EventPlan, g, dtype, acts, idx, s):
-    """Weight gradient over the active sources only: ``dw[pos] += g[row, b]`` for every
-    active (source, b) and out-synapse; dense columns for the dense sources."""
+def _event_dw(plan: EventPlan, g, dtype, acts, idx, s):
+    """Weight gradient (flat) over the active sources only: ``dw[pos] += g[row, b]`` for
+    every active (source, b) and out-synapse; dense columns for the dense sources."""
     b = g.shape[1]
-    gflat = g.astype(dtype).astype(jnp.float32).reshape(-1)
+    gflat = _rounded(g, dtype).reshape(-1)
     dflat = jnp.zeros((plan.n_syn + 1,), jnp.float32)
     bcol = jnp.arange(b, dtype=jnp.int32)[None, :, None]
     for m, act in enumerate(acts):
@@ -497,51 +529,51 @@ def _event_dw(weights, plan: EventPlan, g, dtype, acts, idx, s):
             continue
         src = plan.row[m][act] * b + bcol
         dflat = dflat.at[plan.pos[m][act]].add(gflat.at[src].get(mode="fill", fill_value=0.0))
-    dw, lo = [], 0
-    for w in weights:
-        dw.append(dflat[lo:lo + w.size].reshape(w.shape))
-        lo += w.size
-    if plan.dense_sources:
-        gd, sd = g.astype(dtype), s.astype(dtype)
-        lo = 0
-        for k, (w, i, cols) in enumerate(zip(weights, idx, plan.cols)):
-            n = w.shape[0]
-            for m, a, z in cols:
-                if m in plan.dense_sources:
-                    dw[k] = dw[k].at[:, a:z].add(jnp.einsum(
-                        "jb,jkb->jk", gd[lo:lo + n], sd[i[:, a:z]],
-                        preferred_element_type=jnp.float32))
-            lo += n
-    return tuple(d.astype(w.dtype) for d, w in zip(dw, weights))
+    if not plan.dense_sources:
+        return dflat.at[-1].set(0.0)
+    dw = list(_unflatten(dflat, idx))
+    gd, sd = g.astype(dtype), s.astype(dtype)
+    lo = 0
+    for k, (i, cols) in enumerate(zip(idx, plan.cols)):
+        n = i.shape[0]
+        for m, a, z in cols:
+            if m in plan.dense_sources:
+                dw[k] = dw[k].at[:, a:z].add(jnp.einsum(
+                    "jb,jkb->jk", gd[lo:lo + n], sd[i[:, a:z]],
+                    preferred_element_type=jnp.float32))
+        lo += n
+    return flat_weights(dw)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(6,))
-def _input_events(weights, idx, out_pos, out_row, s, plan, dtype):
-    return _event_or_dense(weights, idx, s, plan, dtype)[0]
+def _input_events(wflat, idx, out_pos, out_row, s, plan, dtype):
+    return _event_or_dense(wflat, idx, s, plan, dtype)[0]
 
 
-def _ie_fwd(weights, idx, out_pos, out_row, s, plan, dtype):
-    cur, acts, over = _event_or_dense(weights, idx, s, plan, dtype)
-    return cur, (weights, idx, out_pos, out_row, s, plan, acts, over)
+def _ie_fwd(wflat, idx, out_pos, out_row, s, plan, dtype):
+    cur, acts, over = _event_or_dense(wflat, idx, s, plan, dtype)
+    return cur, (wflat, idx, out_pos, out_row, s, plan, acts, over)
 
 
 def _ie_bwd(dtype, res, g):
-    weights, idx, out_pos, out_row, s, plan, acts, over = res
+    wflat, idx, out_pos, out_row, s, plan, acts, over = res
     # ds is dense (the surrogate derivative is non-zero below threshold too); dw only has
     # terms where the source spiked, so it is scattered from the same active lists
-    ds = _transposed_ds(weights, out_pos, out_row, s, g, dtype)
-    dw = jax.lax.cond(over, lambda: _dense_dw(weights, idx, s, g, dtype),
-                      lambda: _event_dw(weights, plan, g, dtype, acts, idx, s))
+    ds = jnp.einsum("id,idb->ib", wflat.astype(dtype)[out_pos], g.astype(dtype)[out_row],
+                    preferred_element_type=jnp.float32).astype(s.dtype)
+    dw = jax.lax.cond(over,
+                      lambda: flat_weights(_dense_dw(_unflatten(wflat, idx), idx, s, g, dtype)),
+                      lambda: _event_dw(plan, g, dtype, acts, idx, s))
     return dw, None, None, None, ds, None
 
 
 _input_events.defvjp(_ie_fwd, _ie_bwd)
 
 
-def event_overflow(plan: EventPlan, weights, s):
+def event_overflow(plan: EventPlan, s):
     """Active neurons per module (6, B) of spikes ``s`` and whether the substep overflows."""
-    offs = _module_bounds(plan, weights)
-    counts = jnp.stack([jnp.sum(s[o:o + w.shape[0]] > 0, axis=0) for o, w in zip(offs, weights)])
+    offs = np.concatenate([[0], np.cumsum(plan.sizes)])
+    counts = jnp.stack([jnp.sum(s[o:o + n] > 0, axis=0) for o, n in zip(offs, plan.sizes)])
     caps = jnp.asarray([c if c else 1 << 30 for c in plan.caps])
     return counts, jnp.any(counts > caps[:, None])
 
