@@ -122,7 +122,8 @@ def run(cfg: Config, out: Path) -> dict:
     total = len(order)
     ckpt = Checkpointer(Path(out).absolute() / "ckpt", max_to_keep=2)
     meta = {"nets": names, "n_e": cfg.n_e, "order_seed": cfg.data_seed, "n_train": cfg.n_train,
-            "epochs": cfg.epochs, "t_present": cfg.t_present, "dt": cfg.dt}
+            "epochs": cfg.epochs, "t_present": cfg.t_present, "dt": cfg.dt,
+            "theta": "paper: init 20 mV, offset 20 mV, exact decay"}  # older: theta from 0
     done = 0
     if ckpt.latest_step() is not None:
         saved = json.loads((Path(out) / "ckpt_meta.json").read_text())

@@ -3,10 +3,13 @@
 784 Poisson inputs (rate = pixel * ``input_scale`` * intensity Hz, pixel in 0..255; the
 paper's pixel / 4 Hz is ``input_scale = 1/8`` at the initial intensity 2) project all-to-all
 with plastic weights (:data:`~jaxbrain.plasticity.diehl_cook_stdp`) onto ``n_e``
-conductance-based LIF excitatory neurons with adaptive thresholds; each excitatory neuron
-drives one inhibitory neuron (weight ``w_ei``), which inhibits all other excitatory neurons
-(``w_ie``): soft winner-take-all. Conductances are in units of the leak conductance
-(``c_m = tau_m`` so ``g_L = 1``), as in the paper's Brian code.
+conductance-based LIF excitatory neurons with adaptive thresholds (threshold
+``v_th + theta - theta_offset``, ``theta += theta_plus`` per spike while learning, decaying
+to 0 with ``tau_theta``; theta starts at ``theta_init`` = 20 mV = ``theta_offset``, as in the
+paper's code, so the decay of the initial 20 mV lowers the threshold over training); each
+excitatory neuron drives one inhibitory neuron (weight ``w_ei``), which inhibits all other
+excitatory neurons (``w_ie``): soft winner-take-all. Conductances are in units of the leak
+conductance (``c_m = tau_m`` so ``g_L = 1``), as in the paper's Brian code.
 
 Per image (:func:`present`): the input weights are normalised to sum ``norm_total`` per
 excitatory neuron, then the image is shown for ``t_present`` ms; if the excitatory layer fires
@@ -19,6 +22,14 @@ here once:
 * within one presentation the STDP changes are accumulated and applied at its end (the rule
   is exactly the online rule with the weights held fixed over the 350 ms; see
   :func:`jaxbrain.plasticity.accumulate`); the threshold theta adapts online, per spike;
+* theta decays exactly with ``tau_theta`` (1e7 ms) during presentations and rests, computed
+  in closed form with ``expm1`` (:func:`_dynamics`). A per-step float32 ``theta *=
+  exp(-dt / tau_theta)`` cannot represent the decay (the factor rounds to 1 - 2**-24, or to
+  1.0 where the device's exp is approximate): before this was fixed theta lost one ulp per
+  step on the CPU (1.2-2.4 times the paper's decay, depending on theta's binade) and,
+  with the parameters traced into a module-level jit, possibly none at all on a GPU, so
+  the result depended on the platform and on whether the parameters were compile-time
+  constants;
 * the paper's random axonal delays (0-10 ms input to excitatory) are left out;
 * E -> I -> E inhibition arrives one step (``dt``) after the excitatory spike.
 
@@ -78,10 +89,14 @@ class DCParams:
         n_input, n_e: input and excitatory (= inhibitory) population sizes (static).
         dt: time step, ms.
         n_steps: steps per presentation (static; 700 = 350 ms at dt 0.5).
-        exc, inh: LIF parameters; ``exc.v_th`` is the base threshold (theta adds to it).
+        exc, inh: LIF parameters; ``exc.v_th`` is the base threshold (``theta - theta_offset``
+            adds to it).
         w_ei: E -> I one-to-one weight; w_ie: I -> E all-but-own weight.
         stdp: the input -> E rule.
         theta_plus, tau_theta: adaptive threshold increment per spike (mV) and decay (ms).
+        theta_init, theta_offset: initial theta and the offset subtracted from it in the
+            threshold ``exc.v_th + theta - theta_offset`` (the paper's code: 20 mV and 20 mV;
+            theta decays towards 0, so the threshold decays towards ``v_th - theta_offset``).
         norm_total: sum of input weights per excitatory neuron.
         input_scale: Hz per pixel unit per intensity unit (1/8: pixel/4 Hz at intensity 2).
         intensity0: initial intensity; min_spikes, max_tries: the re-presentation rule.
@@ -105,6 +120,8 @@ class DCParams:
     stdp: DiehlCookParams = struct.field(default_factory=DiehlCookParams)
     theta_plus: float = 0.05
     tau_theta: float = 1e7
+    theta_init: float = 20.0
+    theta_offset: float = 20.0
     norm_total: float = 78.0
     input_scale: float = 0.125
     intensity0: float = 2.0
@@ -118,17 +135,18 @@ class DCParams:
 
 
 class DCState(NamedTuple):
-    """Learned state: input weights ``w`` (n_input, n_e) and thresholds ``theta`` (n_e,) mV."""
+    """Learned state: input weights ``w`` (n_input, n_e) and adaptive thresholds ``theta``
+    (n_e,) mV (the paper's theta: the threshold is ``exc.v_th + theta - theta_offset``)."""
     w: Float[Array, "n_input n_e"]
     theta: Float[Array, "n_e"]
 
 
 def init(params: DCParams, seed) -> DCState:
-    """Initial weights ``w_init * (U[0,1) + 0.01)`` from the counter RNG, theta = 0."""
+    """Initial weights ``w_init * (U[0,1) + 0.01)`` from the counter RNG, theta = ``theta_init``."""
     i = jnp.arange(params.n_input, dtype=jnp.uint32)[:, None]
     j = jnp.arange(params.n_e, dtype=jnp.uint32)[None, :]
     w = params.w_init * (rng.uniform(seed, 7, i, j) + 0.01)
-    return DCState(w.astype(jnp.float32), jnp.zeros((params.n_e,), jnp.float32))
+    return DCState(w.astype(jnp.float32), jnp.full((params.n_e,), params.theta_init, jnp.float32))
 
 
 def last_spike_trace(spikes: Float[Array, "T n"], tau, dt) -> Float[Array, "T n"]:
@@ -166,24 +184,50 @@ def _stp_release(params: DCParams, s_in):
     return rel * gain
 
 
+def _theta_decay(theta, t_ms, tau):
+    """``theta * exp(-t_ms / tau)`` to float32 accuracy for ``t_ms << tau``: the decrement
+    ``theta * expm1(-t / tau)`` is computed on its own scale (``exp(-0.5 / 1e7)`` itself is not
+    representable: it rounds to 1 - 2**-24, or to 1.0 where the device's exp is approximate)."""
+    return theta + theta * jnp.expm1(-t_ms / tau)
+
+
 def _dynamics(params: DCParams, drive, theta, learn: bool):
-    """Run E and I populations over one presentation; returns (E spikes (T, n_e), theta)."""
+    """Run E and I populations over one presentation; returns (E spikes (T, n_e), theta).
+
+    Learning: the threshold at step ``t`` is ``theta0 exp(-t dt / tau_theta)`` plus
+    ``theta_plus`` per spike fired so far in this presentation; the returned theta is the
+    exact ``theta_T = theta0 d**T + theta_plus * sum_t s_t d**(T-1-t)`` (``d = exp(-dt /
+    tau_theta)``), i.e. the per-step recursion ``theta <- theta d + theta_plus s`` evaluated in
+    closed form (the recursion itself cannot be run in float32: ``theta * 5e-8`` is below
+    half an ulp of theta, so each step rounds to one ulp or to nothing). The in-presentation
+    decay of this presentation's own increments (< 0.05 mV * 3.5e-5) is left out of the
+    threshold only."""
     n = params.n_e
     exc, inh = params.exc, params.inh
     z = jnp.zeros((n,), jnp.float32)
     e0 = lif_conductance.init(exc, n)
     i0 = lif_conductance.init(inh, n)
+    t = jnp.arange(params.n_steps, dtype=jnp.float32)
+    # expm1(-t dt / tau): the decay of theta0 up to step t (exact on its own scale)
+    dk = jnp.expm1(-t * params.dt / params.tau_theta) if learn else jnp.zeros_like(t)
 
-    def body(carry, d):
-        e, i, s_i, th = carry
+    def body(carry, x):
+        e, i, s_i, inc = carry
+        d, dec = x
+        th = theta + theta * dec + inc - params.theta_offset
         inh_in = params.w_ie * (jnp.sum(s_i) - s_i)
         e, s_e = lif_conductance.step(exc.replace(v_th=exc.v_th + th), e, d, inh_in, 0.0, params.dt)
         i, s_i = lif_conductance.step(inh, i, params.w_ei * s_e, z, 0.0, params.dt)
         if learn:
-            th = th * jnp.exp(-params.dt / params.tau_theta) + params.theta_plus * s_e
-        return (e, i, s_i, th), s_e
+            inc = inc + params.theta_plus * s_e
+        return (e, i, s_i, inc), s_e
 
-    (_, _, _, theta), s_e = jax.lax.scan(body, (e0, i0, z, theta), drive, unroll=params.unroll)
+    (_, _, _, _), s_e = jax.lax.scan(body, (e0, i0, z, z), (drive, dk), unroll=params.unroll)
+    if learn:
+        T = params.n_steps
+        late = jnp.expm1(-(T - 1 - t) * params.dt / params.tau_theta)   # (T,) decay after step t
+        inc = params.theta_plus * (jnp.sum(s_e, axis=0) + jnp.sum(s_e * late[:, None], axis=0))
+        theta = _theta_decay(theta, T * params.dt, params.tau_theta) + inc
     return s_e, theta
 
 
@@ -222,7 +266,7 @@ def stdp_window(p: DiehlCookParams, s_in: Float[Array, "T n_pre"], s_e: Float[Ar
 
 
 def _rest(params: DCParams, state: DCState) -> DCState:
-    return state._replace(theta=state.theta * jnp.exp(-params.t_rest / params.tau_theta))
+    return state._replace(theta=_theta_decay(state.theta, params.t_rest, params.tau_theta))
 
 
 def _show(params: DCParams, state: DCState, image, seed, stream, image_id, learn: bool):

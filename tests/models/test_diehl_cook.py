@@ -36,6 +36,28 @@ def test_stdp_window_equals_library_rule():
     np.testing.assert_allclose(np.asarray(dep), np.asarray(dep2), rtol=1e-5, atol=1e-9)
 
 
+def test_theta_decay_is_exact_in_float32():
+    """theta over a presentation = the float64 recursion theta <- theta d + theta_plus s on the
+    presentation's own spikes, and over the rest = theta exp(-t_rest / tau_theta), for thresholds
+    in several binades. A per-step float32 ``theta * exp(-dt / tau)`` fails this: the factor
+    rounds to 1 - 2**-24 (or 1.0 with an approximate device exp), so theta lost one ulp per
+    step (CPU: 1.2-2.4 times the paper's decay) or nothing (no decay while presenting)."""
+    p = dc.DCParams(n_e=8, n_steps=700)
+    theta0 = jnp.asarray([0.0, 0.3, 1.1, 5.0, 17.0, 30.0, 63.0, 100.0], jnp.float32)
+    drive = jnp.zeros((p.n_steps, p.n_e), jnp.float32).at[::7, :4].set(60.0)  # some neurons spike
+    s_e, theta = jax.jit(dc._dynamics, static_argnums=3)(p, drive, theta0, True)
+    s = np.asarray(s_e, np.float64)
+    assert s[:, :4].sum() > 10 and s[:, 4:].sum() == 0
+    d = np.exp(-p.dt / p.tau_theta)
+    ref = np.asarray(theta0, np.float64)
+    for t in range(p.n_steps):
+        ref = ref * d + p.theta_plus * s[t]
+    np.testing.assert_allclose(np.asarray(theta, np.float64), ref, rtol=3e-7, atol=1e-9)
+    rested = jax.jit(dc._rest)(p, dc.DCState(jnp.zeros((1, 8)), theta0)).theta
+    want = np.asarray(theta0, np.float64) * np.exp(-p.t_rest / p.tau_theta)
+    np.testing.assert_allclose(np.asarray(rested, np.float64), want, rtol=2e-7, atol=1e-9)
+
+
 # the experiment tests share one compiled training function (same n_e, steps, chunk)
 SMALL = dict(n_e=40, t_present=250.0, chunk=100, seeds=[3], qat_bits=[], ptq_bits=[],
              eval_stp=False, infer_batch=250, unroll=2)
