@@ -11,7 +11,9 @@ capacity and no synchronisation:
   population and step and shared by all its projections.
 * :func:`deliver`: ``n_programs`` persistent programs stride over the blocks; for each, the
   listed sources are taken ``rows`` at a time and their ``[rows, slots]`` tile of synapses is
-  loaded (explicit :class:`~jaxbrain.connectivity.Ell`, long rows in chunks) or regenerated
+  loaded (explicit :class:`~jaxbrain.connectivity.Ell`; rows longer than a tile are cut in
+  ``chunks``, each chunk taken by its own set of programs, so a few spikes with long rows
+  still spread over the GPU) or regenerated
   from the counter-based RNG (procedural, :func:`~jaxbrain.connectivity.source_rows`, the
   same synapses bit for bit), then added into the delay ring at slot ``(t + delay) mod L``
   with masked atomics.
@@ -111,7 +113,7 @@ def _clear_slot(buf, slot, pid, n_programs: int, n_cols: int):
     jax.lax.fori_loop(0, -(-share // CLEAR_BLOCK), body, 0)
 
 
-def _kernel(t_ref, seed_ref, spk_ref, idx_ref, cnt_ref, *refs, syn, rows, slots, chunks, n_programs, n_blocks,
+def _kernel(t_ref, seed_ref, spk_ref, idx_ref, cnt_ref, *refs, syn, rows, slots, chunks, n_workers, n_blocks,
             ring_len, scale, clear_now, n_cols, interpret):
     *ell_refs, _buf_in, buf = refs
     conn = syn.conn
@@ -120,7 +122,10 @@ def _kernel(t_ref, seed_ref, spk_ref, idx_ref, cnt_ref, *refs, syn, rows, slots,
     t = t_ref[0]
     col = jnp.arange(slots, dtype=jnp.int32)
     if clear_now:  # delays are 1 .. L-1 steps, so no spike of this call lands in this slot
-        _clear_slot(buf, t % ring_len, pid, n_programs, n_cols)
+        _clear_slot(buf, t % ring_len, pid, n_workers * chunks, n_cols)
+    # program pid takes chunk pid % chunks of the rows of the sources in blocks
+    # pid // chunks, pid // chunks + n_workers, ...
+    my_chunk, worker = pid % chunks, pid // chunks
 
     def tile(src, s, c):
         """Ring slots, targets, values and mask of the synapses of sources ``src`` (chunk
@@ -142,7 +147,7 @@ def _kernel(t_ref, seed_ref, spk_ref, idx_ref, cnt_ref, *refs, syn, rows, slots,
         return (t + delay) % ring_len, jnp.where(live, tg, 0), w * (s * scale)[:, None], live
 
     def block(j, carry):
-        b = j * n_programs + pid
+        b = j * n_workers + worker
         count = cnt_ref[b]
 
         def group(g, carry):
@@ -150,22 +155,17 @@ def _kernel(t_ref, seed_ref, spk_ref, idx_ref, cnt_ref, *refs, syn, rows, slots,
             src = plt.load(idx_ref.at[b * BLOCK + k], mask=k < count, other=0)
             s = plt.load(spk_ref.at[src], mask=k < count, other=0.0)
 
-            def chunk(c, carry):
-                slot, tg, val, live = tile(src, s, c)
-                if interpret:  # the interpreter has no masked atomics: send dead lanes to a spare column
-                    plt.atomic_add(buf, (slot, jnp.where(live, tg, n_post)), jnp.where(live, val, 0.0))
-                else:
-                    plt.atomic_add(buf, (slot, tg), val, mask=live)
-                return carry
-
-            if chunks == 1:
-                return chunk(0, carry)
-            return jax.lax.fori_loop(0, chunks, chunk, carry)
+            slot, tg, val, live = tile(src, s, my_chunk)
+            if interpret:  # the interpreter has no masked atomics: send dead lanes to a spare column
+                plt.atomic_add(buf, (slot, jnp.where(live, tg, n_post)), jnp.where(live, val, 0.0))
+            else:
+                plt.atomic_add(buf, (slot, tg), val, mask=live)
+            return carry
 
         jax.lax.fori_loop(0, (count + rows - 1) // rows, group, 0)
         return carry
 
-    trips = (n_blocks - pid + n_programs - 1) // n_programs
+    trips = (n_blocks - worker + n_workers - 1) // n_workers
     jax.lax.fori_loop(0, trips, block, 0)
 
 
@@ -184,7 +184,8 @@ def deliver(syn, spikes, ring: DelayRing, t, scale: float = 1.0, active: Active 
         active: ``compact(spikes)``, to share it between projections (computed if None).
         clear_now: also zero the ring's slot of step ``t`` (already read this step), in the
             same kernel: the ring is then updated in place, with no copy around the call.
-        n_programs: persistent programs (default ``N_PROGRAMS``).
+        n_programs: persistent programs per row chunk (default ``N_PROGRAMS``; at most one
+            per block of sources).
         interpret: run the Pallas interpreter (CPU tests).
     """
     if not supported(syn):
@@ -195,7 +196,7 @@ def deliver(syn, spikes, ring: DelayRing, t, scale: float = 1.0, active: Active 
     row_len = syn.ell.targets.shape[1] if syn.impl == "event" else conn.max_out
     rows, slots, chunks = tile_shape(row_len, explicit=syn.impl == "event")
     n_blocks = active.counts.shape[0]
-    n_programs = max(1, min(n_programs or N_PROGRAMS, n_blocks))
+    n_workers = max(1, min(n_programs or N_PROGRAMS, n_blocks))
     ring_len, n_post = ring.buf.shape
     ell = []
     if syn.impl == "event":
@@ -205,12 +206,12 @@ def deliver(syn, spikes, ring: DelayRing, t, scale: float = 1.0, active: Active 
     buf = ring.buf
     if interpret:
         buf = jnp.concatenate([buf, jnp.zeros((ring_len, 1), buf.dtype)], axis=1)
-    kernel = functools.partial(_kernel, syn=syn, rows=rows, slots=slots, chunks=chunks, n_programs=n_programs,
+    kernel = functools.partial(_kernel, syn=syn, rows=rows, slots=slots, chunks=chunks, n_workers=n_workers,
                                n_blocks=n_blocks, ring_len=ring_len, scale=scale, clear_now=clear_now,
                                n_cols=buf.shape[1], interpret=interpret)
     args = [jnp.reshape(jnp.asarray(t, jnp.int32), (1,)), jnp.reshape(jnp.asarray(conn.seed, jnp.int32), (1,)),
             spikes.astype(jnp.float32), active.idx, active.counts, *ell, buf]
-    out = pl.pallas_call(kernel, out_shape=jax.ShapeDtypeStruct(buf.shape, buf.dtype), grid=(n_programs,),
+    out = pl.pallas_call(kernel, out_shape=jax.ShapeDtypeStruct(buf.shape, buf.dtype), grid=(n_workers * chunks,),
                          input_output_aliases={len(args) - 1: 0}, interpret=interpret,
                          compiler_params=plt.CompilerParams(num_warps=4, num_stages=1))(*args)
     return DelayRing(out[:, :n_post] if interpret else out)
