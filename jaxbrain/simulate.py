@@ -62,7 +62,9 @@ class Monitor:
             object.__setattr__(self, name, tuple((k, tuple(x) if isinstance(x, (list, tuple)) else x)
                                                  for k, x in sorted(items)))
 
-    def record(self, net: nw.Network, state: nw.NetworkState, spikes: dict) -> dict:
+    def record(self, net: nw.Network | fused.FusedNetwork, state, spikes: dict) -> dict:
+        if isinstance(net, fused.FusedNetwork):
+            return self._split(net, self._record_merged(net, state, _merged_spikes(net, spikes)))
         out = {"pop_spikes": {k: s.sum() for k, s in spikes.items()},
                "finite": {k: jnp.all(jnp.isfinite(net.pop_state(state, k).v)) for k in spikes}}
         if self.raster:
@@ -70,6 +72,75 @@ class Monitor:
         if self.traces:
             out["traces"] = {k: getattr(net.pop_state(state, k), f)[:n] for k, (f, n) in self.traces}
         return out
+
+    # Merged network: a handful of operations per step whatever the number of populations
+    # (per-population reductions and slices would each be a kernel on a GPU). The records
+    # are merged arrays ([P] totals and flags, [sum m] raster, one [sum m] array per traced
+    # field) with a trailing population axis, split per population by ``_split``.
+
+    def _record_merged(self, fnet: fused.FusedNetwork, state, spikes: jax.Array) -> dict:
+        names = list(fnet.populations)
+        seg = _segment_ids(fnet)
+        # one segmented sum of [spike, v is not finite] per neuron (a sum of 0/1 values is
+        # exact, and zero only if every term is)
+        bad = (~jnp.isfinite(state.neurons.v)).astype(spikes.dtype)
+        sums = jax.ops.segment_sum(jnp.stack([spikes, bad], axis=1), seg, len(names), indices_are_sorted=True)
+        out = {"pop_spikes": sums[:, 0], "finite": sums[:, 1] == 0}
+        if self.raster:
+            out["raster"] = spikes[_gather_index(fnet, _clip(fnet, self.raster))] > 0
+        if self.traces:
+            out["traces"] = {f: getattr(state.neurons, f)[_gather_index(fnet, _clip(fnet, items))]
+                             for f, items in _traces_by_field(self.traces).items()}
+        return out
+
+    def _split(self, fnet: fused.FusedNetwork, rec: dict) -> dict:
+        """Per-population dicts of merged records (population / neuron axis last)."""
+        names = list(fnet.populations)
+        out = {"pop_spikes": {k: rec["pop_spikes"][..., i] for i, k in enumerate(names)},
+               "finite": {k: rec["finite"][..., i] for i, k in enumerate(names)}}
+        if self.raster:
+            out["raster"] = _split_last(rec["raster"], _clip(fnet, self.raster))
+        if self.traces:
+            out["traces"] = {}
+            for f, items in _traces_by_field(self.traces).items():
+                out["traces"].update(_split_last(rec["traces"][f], _clip(fnet, items)))
+        return out
+
+
+def _segment_ids(fnet: fused.FusedNetwork) -> np.ndarray:
+    """int32 [N]: the population index (in ``fnet.populations`` order) of every neuron."""
+    return np.concatenate([np.full(p.n, i, np.int32) for i, p in enumerate(fnet.populations.values())])
+
+
+def _gather_index(fnet: fused.FusedNetwork, items) -> np.ndarray:
+    """int32 [sum m]: merged indices of the first m neurons of each (population, m)."""
+    return np.concatenate([fnet.offsets[k] + np.arange(m, dtype=np.int32) for k, m in items]
+                          + [np.zeros((0,), np.int32)])
+
+
+def _clip(fnet: fused.FusedNetwork, items) -> list:
+    """(population, m) with m at most the population size (as the slice ``[:m]``)."""
+    return [(k, min(m, fnet.populations[k].n)) for k, m in items]
+
+
+def _traces_by_field(traces) -> dict:
+    by: dict = {}
+    for k, (f, n) in traces:
+        by.setdefault(f, []).append((k, n))
+    return by
+
+
+def _split_last(x, items) -> dict:
+    out, o = {}, 0
+    for k, m in items:
+        out[k], o = x[..., o:o + m], o + m
+    return out
+
+
+def _merged_spikes(fnet: fused.FusedNetwork, spikes: dict) -> jax.Array:
+    """The [N] spike vector of ``fused.step``'s per-population slices (XLA folds the
+    concatenation of contiguous slices back into the step's vector)."""
+    return jnp.concatenate([spikes[k] for k in fnet.populations])
 
 
 @dataclasses.dataclass
@@ -100,15 +171,32 @@ def rates_hz(rec: Recording, skip_steps: int = 0) -> dict:
 @functools.partial(jax.jit, static_argnames=("monitor", "n_steps", "unroll"))
 def _chunk(net, state, counts, monitor: Monitor, n_steps: int, unroll: int):
     """``n_steps`` network steps on lax.scan with monitors (one compiled program per shape)."""
-    step = fused.step if isinstance(net, fused.FusedNetwork) else nw.step
+    if isinstance(net, fused.FusedNetwork):
+        return _chunk_fused(net, state, counts, monitor, n_steps, unroll)
 
     def body(carry, _):
         s, c = carry
-        s, spikes = step(net, s)
+        s, spikes = nw.step(net, s)
         c = {k: c[k] + spikes[k].astype(c[k].dtype) for k in c}
         return (s, c), monitor.record(net, s, spikes)
     (state, counts), rec = jax.lax.scan(body, (state, counts), None, length=n_steps, unroll=unroll)
     return state, counts, rec
+
+
+def _chunk_fused(fnet: fused.FusedNetwork, state, counts, monitor: Monitor, n_steps: int, unroll: int):
+    """``_chunk`` of a merged network: spike counts as one [N] vector in the carry, merged
+    records per step, split per population after the scan."""
+    dtypes = {k: counts[k].dtype for k in fnet.populations}
+    c0 = jnp.concatenate([counts[k] for k in fnet.populations])
+
+    def body(carry, _):
+        s, c = carry
+        s, spikes = fused.step(fnet, s)
+        merged = _merged_spikes(fnet, spikes)
+        return (s, c + merged.astype(c.dtype)), monitor._record_merged(fnet, s, merged)
+    (state, c), rec = jax.lax.scan(body, (state, c0), None, length=n_steps, unroll=unroll)
+    counts = {k: c[o:o + fnet.populations[k].n].astype(dtypes[k]) for k, o in fnet.offsets.items()}
+    return state, counts, monitor._split(fnet, rec)
 
 
 def run(net: nw.Network | fused.FusedNetwork, state, n_steps: int, monitor: Monitor = Monitor(),
