@@ -45,7 +45,7 @@ import numpy as np
 from .. import rng
 from .. import sparse_delta as sd
 from . import implicit
-from .kcap import k_cap
+from .kcap import METHODS, k_cap
 
 __all__ = ["Area", "Stimulus", "Fibre", "BrainSpec", "AreaState", "BrainState", "PAD",
            "init", "project", "activate", "set_winners", "fix", "unfix", "inhibit",
@@ -105,7 +105,7 @@ class BrainSpec:
         seed: connectivity seed.
         store_capacity: learned-delta slots per area -> area fibre (stimulus fibres get
             ``sum of target k`` ... at most n slots; see ``capacity_of``).
-        kcap: k-cap method ('auto', 'top_k', 'threshold').
+        kcap: k-cap method (``kcap.METHODS``: 'auto', 'top_k', 'threshold', 'blocks').
         track_support: keep a bool[n] "ever fired" mask per area (support size ``w``).
     """
     areas: tuple[Area, ...]
@@ -130,8 +130,8 @@ class BrainSpec:
                 raise ValueError(f"BrainSpec: area {a.name!r}: n={a.n} must be < 2**31 - 1")
         if not 0 < self.p < 1:
             raise ValueError(f"BrainSpec: p={self.p!r} must be in (0, 1)")
-        if self.kcap not in ("auto", "top_k", "threshold"):
-            raise ValueError(f"BrainSpec: kcap={self.kcap!r}; allowed: 'auto', 'top_k', 'threshold'")
+        if self.kcap not in METHODS:
+            raise ValueError(f"BrainSpec: kcap={self.kcap!r}; allowed: {', '.join(map(repr, METHODS))}")
         if self.fibres is not None:
             area_names = {a.name for a in self.areas}
             keys = set()
