@@ -7,10 +7,10 @@ one ``lax.scan`` (one dispatch), blocked on the result, after an untimed warm-up
 (compilation + ``sentences`` sentences). Also: vmap over independent brains,
 and the floors (pair-hash throughput of one projection, one k-cap, one memory pass).
 
-Rows: ``mode="brain"`` (the original path: ``brain.project``, hash law, k-cap ``kcaps``),
-``mode="fast"`` (``seed_workload.project_fast`` with ``law/kcap`` from ``fast_paths``:
-"hash/blocks" is the same network as "brain", "block/blocks" the block connectivity law) and
-``mode="lazy"`` (``lazy_ns``: lazy.py, brain.py's algorithm, cost independent of n; one p for
+Rows: ``mode="brain"`` (``brain.project``: hash law with the k-caps ``kcaps`` up to
+``old_max_n``, and every ``law/kcap`` of ``fast_paths`` at every n: "block/blocks" is the block
+connectivity law; these rows ran through a separate ``project_fast`` until it was folded into
+``brain.project`` as ``BrainSpec.law``) and ``mode="lazy"`` (``lazy_ns``: lazy.py, brain.py's algorithm, cost independent of n; one p for
 every fibre). Every row records device memory (``memory_stats``, peak since the process
 started) and the compiled function's own memory analysis.
 
@@ -45,7 +45,7 @@ class Config:
     old_max_n: int = param(10**7, positive, "brain-mode (old path) rows only up to this n")
     fast_paths: tuple[str, ...] = param((), one_of("hash/blocks", "block/blocks", "block/top_k",
                                                    "hash/top_k", "block/threshold"),
-                                        "fast-mode rows 'law/kcap' at every n")
+                                        "extra brain-mode rows 'law/kcap' at every n")
     lazy_ns: tuple[int, ...] = param((), positive, "lazy-mode rows at these n")
     lazy_capacity: int = param(2048, positive, "lazy support slots per area")
     lazy_p: float = param(0.1, positive, "lazy mode's single connection probability")
@@ -76,6 +76,7 @@ def _words(rng, shape):
 
 
 def bench_one(n, kcap, cfg, rng, brains=0, mode="brain", law="hash"):
+    """One row: ``mode`` 'brain' (implicit brain, ``law``, ``kcap``) or 'lazy'."""
     import jax
     import numpy as np
     from jaxbrain.assemblies import brain as B
@@ -88,9 +89,8 @@ def bench_one(n, kcap, cfg, rng, brains=0, mode="brain", law="hash"):
         fn = jax.jit(lambda s, a, b: sw.lazy_train(spec, s, a, b), donate_argnums=0)
         shape_t = (sentences,)
     else:
-        spec = sw.make_spec(n, seed=cfg.seed, kcap=kcap if mode == "brain" else "auto",
-                            store_capacity=cfg.store_capacity)
-        train = lambda s, a, b: sw.train(spec, s, a, b, mode=mode, law=law, kcap=kcap)  # noqa: E731
+        spec = sw.make_spec(n, seed=cfg.seed, kcap=kcap, store_capacity=cfg.store_capacity, law=law)
+        train = lambda s, a, b: sw.train(spec, s, a, b)  # noqa: E731
         if brains:
             state = jax.vmap(lambda _: B.init(spec))(np.arange(brains))
             fn = jax.jit(jax.vmap(train), donate_argnums=0)
@@ -202,7 +202,7 @@ def run(cfg: Config, out: Path) -> dict:
                 row(n, m, "brain")
         for fp in cfg.fast_paths:
             law, m = fp.split("/")
-            row(n, m, "fast", law)
+            row(n, m, "brain", law)
         if cfg.floors:
             try:
                 f = floors(n, cfg.kcaps[0] if cfg.kcaps else "top_k")

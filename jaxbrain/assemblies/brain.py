@@ -106,6 +106,8 @@ class BrainSpec:
         store_capacity: learned-delta slots per area -> area fibre (stimulus fibres get
             ``sum of target k`` ... at most n slots; see ``capacity_of``).
         kcap: k-cap method (``kcap.METHODS``: 'auto', 'top_k', 'threshold', 'blocks').
+        law: connectivity law of the area -> area fibres (``implicit.LAWS``: 'hash', the pair
+            hash; 'block', per (source, block of targets) counts and positions).
         track_support: keep a bool[n] "ever fired" mask per area (support size ``w``).
     """
     areas: tuple[Area, ...]
@@ -116,6 +118,7 @@ class BrainSpec:
     seed: int = 0
     store_capacity: int = 2**16
     kcap: str = "auto"
+    law: str = "hash"
     track_support: bool = True
 
     def __post_init__(self):
@@ -130,6 +133,8 @@ class BrainSpec:
                 raise ValueError(f"BrainSpec: area {a.name!r}: n={a.n} must be < 2**31 - 1")
         if not 0 < self.p < 1:
             raise ValueError(f"BrainSpec: p={self.p!r} must be in (0, 1)")
+        if self.law not in implicit.LAWS:
+            raise ValueError(f"BrainSpec: law={self.law!r}; allowed: {', '.join(map(repr, implicit.LAWS))}")
         if self.kcap not in METHODS:
             raise ValueError(f"BrainSpec: kcap={self.kcap!r}; allowed: {', '.join(map(repr, METHODS))}")
         if self.fibres is not None:
@@ -331,7 +336,7 @@ def _fibre_input(spec: BrainSpec, state: BrainState, f: Fibre):
     src = state.areas[f.src]
     k_src = spec.area(f.src).k
     valid = jnp.arange(k_src) < src.n_winners
-    c = implicit.area_input(spec.seed, f.fid, f.p, src.winners, valid, dst.n)
+    c = implicit.law_area_input(spec.law, spec.seed, f.fid, f.p, src.winners, valid, dst.n)
     d = sd.sum_into_post(store, src.winners, dst.n)
     return c + d, fires, None
 
@@ -373,7 +378,7 @@ def _hebbian(spec: BrainSpec, state: BrainState, f: Fibre, new_winners, n_new, a
     src = state.areas[f.src]
     k_src = spec.area(f.src).k
     pre_valid = jnp.arange(k_src) < src.n_winners
-    conn = implicit.connected(spec.seed, f.fid, f.p, src.winners[:, None], new_winners[None, :])
+    conn = implicit.law_connected(spec.law, spec.seed, f.fid, f.p, src.winners[:, None], new_winners[None, :])
     valid = (conn & pre_valid[:, None] & post_valid[None, :] & do).reshape(-1)
     m = k_src * dst.k
     mean = m * f.p

@@ -63,6 +63,8 @@ def sharded_cap(mesh: jax.sharding.Mesh, axis: str = "neurons"):
 
     def cap(spec, state, target, fibres):
         a = spec.area(target)
+        if spec.law != "hash":
+            raise ValueError(f"sharded NEMO: law {spec.law!r}; only 'hash' is sharded")
         if a.n % n_dev or a.k > a.n // n_dev:
             raise ValueError(f"sharded NEMO: area {target!r} has n={a.n}, k={a.k}; n must be a "
                              f"multiple of the {n_dev} devices on axis {axis!r} and k <= n / {n_dev}")

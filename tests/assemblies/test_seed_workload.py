@@ -1,5 +1,5 @@
-"""The seed workload's execution modes: fast == brain bit for bit under the hash law; the
-block law and lazy mode run it (lazy at n = 1e9 with n-independent state)."""
+"""The seed workload under the block connectivity law (brain.project with BrainSpec.law)
+and in lazy mode (at n = 1e9 with n-independent state)."""
 
 import jax
 import jax.numpy as jnp
@@ -24,21 +24,10 @@ def _leaves_equal(a, b):
                zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)))
 
 
-@pytest.mark.parametrize("kcap", ["blocks"])
-def test_fast_hash_equals_brain_project(kcap):
-    spec = sw.make_spec(N, kcap="top_k", store_capacity=2**11)
-    a = b = _sources(spec, B.init(spec))
-    for step in sw._STEPS[:1] * 2:                 # the second reads learned weights back
-        a = B.project(spec, a, None, step)
-        b = sw.project_fast(spec, b, step, "hash", kcap)
-        assert _leaves_equal(a, b), step
-    assert int(a.stores["PHON_N->LEX1"].size) > 0
-
-
-def test_fast_block_law_learns_and_is_deterministic():
-    spec = sw.make_spec(N, store_capacity=2**11)
+def test_block_law_learns_and_is_deterministic():
+    spec = sw.make_spec(N, store_capacity=2**11, law="block", kcap="blocks")
     s0 = _sources(spec, B.init(spec))
-    run = jax.jit(lambda s: sw.project_fast(spec, s, sw._STEPS[0], "block", "blocks"))
+    run = jax.jit(lambda s: B.project(spec, s, None, sw._STEPS[0]))
     a, b = run(s0), run(s0)
     assert _leaves_equal(a, b)
     w_block = np.asarray(a.areas["LEX1"].winners)
