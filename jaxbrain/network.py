@@ -182,7 +182,7 @@ def step(net: Network, state: NetworkState, i_ext: dict[str, Any] | None = None)
         key = f"{proj.post}:{proj.receptor}"
         rings[key] = propagation.deliver(syn, spikes[proj.pre], rings[key], t, active=idx,
                                          clear_now=_first(uncleared, key))
-    for key in uncleared:
+    for key in sorted(uncleared):
         rings[key] = ring_clear(rings[key], t)
     return NetworkState(new_neurons, rings, t + 1), spikes
 
