@@ -1,11 +1,13 @@
-"""Benchmark: Brette 2007 COBA / CUBA (4,000 neurons, 1 s) in jaxbrain and in Brian2, same run.
+"""Benchmark: Brette 2007 COBA / CUBA (4,000 neurons, 1 s) in jaxbrain, Brian2 and BrainPy, same run.
 
-    jaxbrain run bench_coba_cpu [--set peer_python=/path/to/python-with-brian2]
+    jaxbrain run bench_coba_cpu [--set peer_python=PYTHON_WITH_BRIAN2] [--set peer_brainpy=PYTHON_WITH_BRAINPY]
 
 For each network and seed it reports firing rates, ISI CV and wall time of the 1 s run
 after compilation (jaxbrain: the second call of the compiled scan; Brian2: after its cython
-code objects are built), and the ratio Brian2 / jaxbrain. Brian2 runs in a subprocess of
-``peer_python`` (default: this Python if it can import brian2; skipped otherwise).
+code objects are built; BrainPy: the second call of its compiled run from the same initial
+state), and the ratio peer / jaxbrain. Each peer runs in a subprocess of its own Python
+(experiments/peers/{brian2,brainpy}_brette2007.py; Brian2 defaults to this Python if it can
+import brian2; a peer without a Python is skipped).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from jaxbrain.config import param, positive
 from jaxbrain.models import brette2007
 from jaxbrain.runs import write_json
 
-PEER = Path(__file__).parent / "peers" / "brian2_brette2007.py"
+PEERS = {"brian2": Path(__file__).parent / "peers" / "brian2_brette2007.py",
+         "brainpy": Path(__file__).parent / "peers" / "brainpy_brette2007.py"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +38,7 @@ class Config:
     seeds: tuple[int, ...] = param((0, 1, 2), doc="seeds (each a different network)")
     duration_ms: float = param(1000.0, positive, "biological time per run, ms")
     peer_python: str = param("", doc="python with brian2 (empty: this one, if it has brian2)")
+    peer_brainpy: str = param("", doc="python with brainpy 2.6 + brainpylib (empty: skip BrainPy)")
 
     def check(self):
         from jaxbrain.config import ConfigError
@@ -60,42 +64,48 @@ def _jaxbrain(network: str, seed: int, duration_ms: float) -> dict:
             "run_s": t3 - t2}
 
 
-def _brian2(python: str, network: str, seed: int, duration_ms: float) -> dict | None:
-    r = subprocess.run([python, str(PEER), "--network", network, "--seed", str(seed),
+def _peer(name: str, python: str, network: str, seed: int, duration_ms: float) -> dict | None:
+    r = subprocess.run([python, str(PEERS[name]), "--network", network, "--seed", str(seed),
                         "--duration-ms", str(duration_ms)], capture_output=True, text=True)
     if r.returncode != 0:
-        print(f"brian2 failed: {r.stderr[-2000:]}", file=sys.stderr)
+        print(f"{name} failed: {r.stderr[-2000:]}", file=sys.stderr)
         return None
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
 def run(cfg: Config, out: Path) -> dict:
-    python = cfg.peer_python or (sys.executable if importlib.util.find_spec("brian2") else "")
+    pythons = {"brian2": cfg.peer_python or (sys.executable if importlib.util.find_spec("brian2") else ""),
+               "brainpy": cfg.peer_brainpy}
+    pythons = {k: v for k, v in pythons.items() if v}
     rows = []
     for network in cfg.networks:
         for seed in cfg.seeds:
-            jb = _jaxbrain(network, seed, cfg.duration_ms)
-            b2 = _brian2(python, network, seed, cfg.duration_ms) if python else None
-            rows.append({"jaxbrain": jb, "brian2": b2})
+            row = {"jaxbrain": _jaxbrain(network, seed, cfg.duration_ms)}
+            row.update({k: _peer(k, py, network, seed, cfg.duration_ms) for k, py in pythons.items()})
+            rows.append(row)
+            jb = row["jaxbrain"]
             line = (f"{network} seed {seed}: jaxbrain E {jb['rate_E_hz']:.2f} Hz I {jb['rate_I_hz']:.2f} Hz "
                     f"run {jb['run_s']:.2f} s")
-            if b2:
-                line += (f" | brian2 E {b2['rate_E_hz']:.2f} Hz I {b2['rate_I_hz']:.2f} Hz run "
-                         f"{b2['run_s']:.2f} s | brian2/jaxbrain time {b2['run_s'] / jb['run_s']:.2f}x")
+            for k in pythons:
+                if row[k]:
+                    line += (f" | {k} E {row[k]['rate_E_hz']:.2f} Hz I {row[k]['rate_I_hz']:.2f} Hz run "
+                             f"{row[k]['run_s']:.2f} s ({row[k]['run_s'] / jb['run_s']:.2f}x jaxbrain's time)")
             print(line, flush=True)
     summary = {}
     for network in cfg.networks:
         sel = [r for r in rows if r["jaxbrain"]["network"] == network]
         s = {"jaxbrain_rate_E_hz": [r["jaxbrain"]["rate_E_hz"] for r in sel],
              "jaxbrain_run_s_median": float(np.median([r["jaxbrain"]["run_s"] for r in sel]))}
-        if all(r["brian2"] for r in sel):
-            s["brian2_rate_E_hz"] = [r["brian2"]["rate_E_hz"] for r in sel]
-            s["brian2_run_s_median"] = float(np.median([r["brian2"]["run_s"] for r in sel]))
-            s["speedup_vs_brian2"] = s["brian2_run_s_median"] / s["jaxbrain_run_s_median"]
+        for k in pythons:
+            if all(r[k] for r in sel):
+                s[f"{k}_rate_E_hz"] = [r[k]["rate_E_hz"] for r in sel]
+                s[f"{k}_run_s_median"] = float(np.median([r[k]["run_s"] for r in sel]))
+                s[f"speedup_vs_{k}"] = s[f"{k}_run_s_median"] / s["jaxbrain_run_s_median"]
         summary[network] = s
     write_json(out / "bench_coba_cpu.json", {"rows": rows, "summary": summary})
-    print(f"{'network':8s} {'jaxbrain s':>11s} {'brian2 s':>9s} {'speed-up':>9s}")
+    print(f"{'network':8s} {'jaxbrain s':>11s} " + " ".join(f"{k + ' s':>10s} {'x ' + k:>10s}" for k in pythons))
     for k, s in summary.items():
-        print(f"{k:8s} {s['jaxbrain_run_s_median']:11.2f} {s.get('brian2_run_s_median', float('nan')):9.2f} "
-              f"{s.get('speedup_vs_brian2', float('nan')):9.2f}")
+        print(f"{k:8s} {s['jaxbrain_run_s_median']:11.2f} " + " ".join(
+            f"{s.get(p + '_run_s_median', float('nan')):10.2f} {s.get('speedup_vs_' + p, float('nan')):10.2f}"
+            for p in pythons))
     return summary
