@@ -18,20 +18,15 @@ N(0,1), gi ~ 20 + 12 N(0,1) in units of g_L), without which this network does no
 dt 0.1 ms, exponential Euler.
 """
 
-import argparse
 import json
 import time
 
 import numpy as np
+from brette2007_cli import brette_parser
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--network", choices=["coba", "cuba"], default="coba")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--duration-ms", type=float, default=1000.0)
-    ap.add_argument("--n-exc", type=int, default=3200)
-    ap.add_argument("--n-inh", type=int, default=800)
+    ap = brette_parser()
     args = ap.parse_args()
     t0 = time.perf_counter()
     import brainpy as bp

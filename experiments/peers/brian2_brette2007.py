@@ -5,20 +5,15 @@ Run with a Python that has brian2 (it needs numpy < 2.4):
 Prints one JSON line: rates (Hz), ISI CV, build / compile / run wall times (s).
 """
 
-import argparse
 import json
 import time
 
 import numpy as np
+from brette2007_cli import brette_parser
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--network", choices=["coba", "cuba"], default="coba")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--duration-ms", type=float, default=1000.0)
-    ap.add_argument("--n-exc", type=int, default=3200)
-    ap.add_argument("--n-inh", type=int, default=800)
+    ap = brette_parser()
     ap.add_argument("--export", default="", help="save connectivity, initial state and spike "
                     "counts to this .npz (to run the identical network elsewhere)")
     ap.add_argument("--load", default="", help="run the connectivity and initial state of this "

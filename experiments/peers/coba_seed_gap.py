@@ -93,16 +93,30 @@ def realisation_stats(real: dict) -> dict:
     return st
 
 
-def main():
+def seed_study_parser(out: str) -> argparse.ArgumentParser:
+    """The options every seed study here shares: --seeds (``0-8`` or ``0,3,5``; parse with
+    :func:`seed_list`), --peer-python (a Python with brian2), --out (JSON path)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", default="0-8", help="e.g. 0-8 or 0,3,5")
     ap.add_argument("--peer-python", required=True)
+    ap.add_argument("--out", default=out)
+    return ap
+
+
+def seed_list(text: str) -> list[int]:
+    """``"0-8"`` -> 0..8 inclusive; ``"0,3,5"`` -> [0, 3, 5]."""
+    if "-" in text:
+        lo, hi = (int(x) for x in text.split("-"))
+        return list(range(lo, hi + 1))
+    return [int(s) for s in text.split(",")]
+
+
+def main():
+    ap = seed_study_parser("results/peers/coba_seed_gap.json")
     ap.add_argument("--duration-ms", type=float, default=1000.0)
     ap.add_argument("--swaps", action="store_true", help="also the cross and mixed runs")
-    ap.add_argument("--out", default="results/peers/coba_seed_gap.json")
     args = ap.parse_args()
-    seeds = (list(range(int(args.seeds.split("-")[0]), int(args.seeds.split("-")[1]) + 1))
-             if "-" in args.seeds else [int(s) for s in args.seeds.split(",")])
+    seeds = seed_list(args.seeds)
     rows = []
     tmp = Path(tempfile.mkdtemp())
     for seed in seeds:

@@ -13,7 +13,6 @@ moment; Bernoulli: 4000 p^2 = 1.6), and the initial v / g_ex / g_in moments.
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sps
 
-from coba_seed_gap import N_EXC, N_INH, PEER, jaxbrain_draw
+from coba_seed_gap import N_EXC, N_INH, PEER, jaxbrain_draw, seed_list, seed_study_parser
 
 N = N_EXC + N_INH
 
@@ -56,15 +55,10 @@ def structure(real: dict) -> dict:
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seeds", default="0-8")
-    ap.add_argument("--peer-python", required=True)
-    ap.add_argument("--out", default="results/peers/coba_structure.json")
-    args = ap.parse_args()
-    lo, hi = (int(x) for x in args.seeds.split("-"))
+    args = seed_study_parser("results/peers/coba_structure.json").parse_args()
     tmp = Path(tempfile.mkdtemp())
     per_seed = {"brian2": [], "jaxbrain": []}
-    for seed in range(lo, hi + 1):
+    for seed in seed_list(args.seeds):
         npz = tmp / f"b{seed}.npz"
         subprocess.run([args.peer_python, str(PEER), "--network", "coba", "--seed", str(seed),
                         "--duration-ms", "1", "--export", str(npz)], check=True, capture_output=True)

@@ -7,7 +7,6 @@ default) and 4.9 ms (Brian2's: see brette2007's docstring) against Brian2's own 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -17,18 +16,13 @@ import numpy as np
 from jaxbrain import simulate as sim
 from jaxbrain.models import brette2007
 
-from coba_seed_gap import run_brian2_network
+from coba_seed_gap import run_brian2_network, seed_list, seed_study_parser
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seeds", default="0-8")
-    ap.add_argument("--peer-python", required=True)
-    ap.add_argument("--out", default="results/peers/cuba_tref.json")
-    args = ap.parse_args()
-    lo, hi = (int(x) for x in args.seeds.split("-"))
+    args = seed_study_parser("results/peers/cuba_tref.json").parse_args()
     rows = []
-    for seed in range(lo, hi + 1):
+    for seed in seed_list(args.seeds):
         row = {"seed": seed, "brian2": run_brian2_network(args.peer_python, "cuba", seed, 1000.0)}
         for t_ref in (5.0, 4.9):
             net, state = brette2007.cuba(seed=seed, t_ref_ms=t_ref)

@@ -80,12 +80,16 @@ def sentence(spec: B.BrainSpec, state: B.BrainState, noun, verb, rounds: int = 2
     return s
 
 
-def train(spec: B.BrainSpec, state: B.BrainState, nouns, verbs, rounds: int = 2) -> B.BrainState:
-    """Train on sentences ``(nouns[i], verbs[i])`` in one ``lax.scan`` (int32[S] each)."""
+def _scan_sentences(one_sentence, spec, state, nouns, verbs, rounds: int):
     def body(s, nv):
-        return sentence(spec, s, nv[0], nv[1], rounds), None
+        return one_sentence(spec, s, nv[0], nv[1], rounds), None
     state, _ = jax.lax.scan(body, state, (jnp.asarray(nouns, jnp.int32), jnp.asarray(verbs, jnp.int32)))
     return state
+
+
+def train(spec: B.BrainSpec, state: B.BrainState, nouns, verbs, rounds: int = 2) -> B.BrainState:
+    """Train on sentences ``(nouns[i], verbs[i])`` in one ``lax.scan`` (int32[S] each)."""
+    return _scan_sentences(sentence, spec, state, nouns, verbs, rounds)
 
 
 # ---- lazy mode ----------------------------------------------------------------------------
@@ -137,7 +141,4 @@ def lazy_sentence(spec: B.BrainSpec, state: L.LazyState, noun, verb, rounds: int
 
 def lazy_train(spec: B.BrainSpec, state: L.LazyState, nouns, verbs, rounds: int = 2) -> L.LazyState:
     """:func:`train` in lazy mode (one ``lax.scan``)."""
-    def body(s, nv):
-        return lazy_sentence(spec, s, nv[0], nv[1], rounds), None
-    state, _ = jax.lax.scan(body, state, (jnp.asarray(nouns, jnp.int32), jnp.asarray(verbs, jnp.int32)))
-    return state
+    return _scan_sentences(lazy_sentence, spec, state, nouns, verbs, rounds)

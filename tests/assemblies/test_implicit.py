@@ -23,10 +23,11 @@ def _chi2_binomial(counts, k, p):
     return stats.chisquare(o, e).pvalue
 
 
-def test_area_input_is_binomial():
+@pytest.mark.parametrize("law", implicit.LAWS)
+def test_area_input_is_binomial(law):
     k, p, n = 200, 0.05, 50_000
     src = np.random.default_rng(0).choice(10**6, k, replace=False)
-    x = np.asarray(jax.jit(lambda s: implicit.area_input(7, 3, p, s, jnp.ones(k, bool), n))(src))
+    x = np.asarray(jax.jit(lambda s: implicit.law_area_input(law, 7, 3, p, s, jnp.ones(k, bool), n))(src))
     assert _chi2_binomial(x, k, p) > 1e-3
     assert abs(x.mean() - k * p) < 4 * np.sqrt(k * p * (1 - p) / n)
 
@@ -126,12 +127,8 @@ def test_block_scatter_equals_pairwise_definition():
     assert np.array_equal(longer[:n], sc)
 
 
-def test_block_law_in_degree_is_binomial_and_out_degree_right():
-    k, p, n = 200, 0.05, 50_000
-    src = np.random.default_rng(0).choice(10**6, k, replace=False)
-    x = np.asarray(jax.jit(lambda s: implicit.block_area_input(7, 3, p, s, jnp.ones(k, bool), n))(src))
-    assert _chi2_binomial(x, k, p) > 1e-3
-    assert abs(x.mean() - k * p) < 4 * np.sqrt(k * p * (1 - p) / n)
+def test_block_law_out_degree_right():
+    p, n = 0.05, 50_000   # in-degree: test_area_input_is_binomial[block]
     # out-degree of one source over n targets ~ Binomial(n, p)
     out = [int(jnp.sum(implicit.block_connected(7, 3, p, i, jnp.arange(n)))) for i in range(30)]
     assert abs(np.mean(out) - n * p) < 5 * np.sqrt(n * p * (1 - p) / 30)
