@@ -219,7 +219,8 @@ def members(ids, sorted_set) -> jax.Array:
     return s[pos] == ids
 
 
-def sum_into_post(store: DeltaStore, active_pre_sorted, n_post: int, weight_by_post=None) -> jax.Array:
+def sum_into_post(store: DeltaStore, active_pre_sorted, n_post: int, weight_by_post=None,
+                  post_offset=0) -> jax.Array:
     """Sum of deltas over entries whose ``pre`` is active, scattered to their ``post``.
 
     Arguments:
@@ -229,16 +230,20 @@ def sum_into_post(store: DeltaStore, active_pre_sorted, n_post: int, weight_by_p
         n_post: static length of the output vector.
         weight_by_post: optional float[n_post] multiplying each entry's delta by a per-post
             factor (e.g. an aggregated synapse count).
+        post_offset: post id of the output's first entry (int, may be traced): the output
+            covers posts ``post_offset .. post_offset + n_post - 1`` and entries outside are
+            left out (one device's slice of the targets).
     Returns:
         float32[n_post].
     """
     act = jnp.asarray(active_pre_sorted).astype(jnp.uint32)
     m = members(store.pre, act) & (store.pre != EMPTY)
     d = jnp.where(m, store.delta, 0).astype(jnp.float32)
+    # uint32 arithmetic: EMPTY and posts below the offset wrap to >= n_post and are dropped
+    local = store.post - jnp.asarray(post_offset).astype(jnp.uint32)
     if weight_by_post is not None:
-        idx = jnp.minimum(store.post, n_post - 1)
-        d = d * weight_by_post[idx]
-    return jnp.zeros((n_post,), jnp.float32).at[store.post].add(d, mode="drop")
+        d = d * weight_by_post[jnp.minimum(local, n_post - 1)]
+    return jnp.zeros((n_post,), jnp.float32).at[local].add(d, mode="drop")
 
 
 def fill(store: DeltaStore) -> jax.Array:

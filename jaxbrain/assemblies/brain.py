@@ -42,7 +42,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import rng
 from .. import sparse_delta as sd
 from . import implicit
 from .kcap import METHODS, k_cap
@@ -371,7 +370,8 @@ def _hebbian(spec: BrainSpec, state: BrainState, f: Fibre, new_winners, n_new, a
     post_valid = jnp.arange(dst.k) < n_new
     if spec.is_stimulus(f.src):
         ids = jnp.minimum(new_winners, dst.n - 1)
-        c_win = c[ids] if c is not None else stim_counts_at(spec, f, ids)
+        c_win = c[ids] if c is not None else \
+            implicit.stim_counts_at(spec.seed, f.fid, spec.stimulus(f.src).k, f.p, ids)
         valid = post_valid & (c_win > 0) & do
         return sd.update(store, jnp.zeros((dst.k,), jnp.uint32), new_winners, rule, valid,
                          unique=True)
@@ -391,14 +391,6 @@ def _hebbian(spec: BrainSpec, state: BrainState, f: Fibre, new_winners, n_new, a
     store = sd.update(store, pre, post, rule, ok, unique=True)
     overflow = jnp.sum(valid, dtype=jnp.int32) - jnp.sum(ok, dtype=jnp.int32)
     return store._replace(dropped=store.dropped + overflow)
-
-
-def stim_counts_at(spec: BrainSpec, f: Fibre, ids) -> jax.Array:
-    """Stimulus-fibre synapse counts at target ids ``ids`` only (the values of
-    :func:`implicit.stim_counts` there, from the same hash: O(len(ids)), not O(n))."""
-    t = jnp.asarray(implicit.binomial_thresholds(int(spec.stimulus(f.src).k), float(f.p)))
-    h = rng.hash_u32(spec.seed, f.fid, jnp.asarray(ids).astype(jnp.uint32))
-    return jnp.sum(h[:, None] >= t[None, :], axis=1, dtype=jnp.int32).astype(jnp.float32)
 
 
 def _resolve(spec, stimuli, areas):

@@ -53,7 +53,7 @@ import numpy as np
 from .. import rng
 
 __all__ = ["p_threshold", "source_keys", "pair_hash", "connected", "area_input",
-           "binomial_thresholds", "stim_counts", "BLOCK_BITS", "LAWS", "block_rank",
+           "binomial_thresholds", "stim_counts", "stim_counts_at", "BLOCK_BITS", "LAWS", "block_rank",
            "block_position", "block_cells", "block_connected", "block_area_input",
            "law_connected", "law_area_input"]
 
@@ -90,7 +90,7 @@ def connected(seed, fibre_id, p, src_ids, dst_ids) -> jax.Array:
 
 
 def area_input(seed: int, fibre_id: int, p: float, src_ids, src_valid, n_dst: int,
-               dtype=jnp.float32, method: str = "auto") -> jax.Array:
+               dtype=jnp.float32, method: str = "auto", dst_offset=0) -> jax.Array:
     """Number of synapses from the firing sources onto every target neuron.
 
     Arguments:
@@ -99,6 +99,8 @@ def area_input(seed: int, fibre_id: int, p: float, src_ids, src_valid, n_dst: in
         src_ids: int[k] firing source neuron ids.
         src_valid: bool[k] which entries of ``src_ids`` fire.
         n_dst: number of target neurons (static).
+        dst_offset: id of the first target (int, may be traced): the targets are
+            ``dst_offset .. dst_offset + n_dst - 1`` (one device's slice of an area).
         method: ``"fused"`` (one ``[k, n]`` compare-and-sum that XLA fuses: GPU),
             ``"loop"`` (``fori_loop`` over the k sources, each an n-vector hash: 4-7x
             faster on the CPU backend, where the fused reduction does not vectorise) or
@@ -112,8 +114,9 @@ def area_input(seed: int, fibre_id: int, p: float, src_ids, src_valid, n_dst: in
     a = jax.lax.optimization_barrier(source_keys(seed, fibre_id, src_ids))
     valid = jnp.asarray(src_valid, bool)
     t = p_threshold(p)
+    offset = jnp.asarray(dst_offset).astype(jnp.uint32)
     if method == "loop":
-        j = jnp.arange(n_dst, dtype=jnp.uint32)
+        j = offset + jnp.arange(n_dst, dtype=jnp.uint32)
 
         def body(i, acc):
             return acc + ((pair_hash(a[i], j) < t) & valid[i]).astype(jnp.int32)
@@ -122,7 +125,7 @@ def area_input(seed: int, fibre_id: int, p: float, src_ids, src_valid, n_dst: in
                                  jnp.zeros((n_dst,), jnp.int32)).astype(dtype)
     if method != "fused":
         raise ValueError(f"area_input: method {method!r}; allowed: 'auto', 'loop', 'fused'")
-    j = jax.lax.broadcasted_iota(jnp.uint32, (1, n_dst), 1)
+    j = offset + jax.lax.broadcasted_iota(jnp.uint32, (1, n_dst), 1)
     hit = (pair_hash(a[:, None], j) < t) & valid[:, None]
     return jnp.sum(hit, axis=0, dtype=jnp.int32).astype(dtype)
 
@@ -149,10 +152,15 @@ def binomial_thresholds(k: int, p: float) -> np.ndarray:
 def stim_counts(seed: int, fibre_id: int, k_stim: int, p: float, n_dst: int,
                 dtype=jnp.float32) -> jax.Array:
     """``c_j ~ Binomial(k_stim, p)`` synapses from a stimulus onto every target (``dtype[n]``)."""
+    return stim_counts_at(seed, fibre_id, k_stim, p, jax.lax.broadcasted_iota(jnp.uint32, (n_dst,), 0), dtype)
+
+
+def stim_counts_at(seed: int, fibre_id: int, k_stim: int, p: float, dst_ids,
+                   dtype=jnp.float32) -> jax.Array:
+    """:func:`stim_counts` at the target ids ``dst_ids`` only (``dtype[len(ids)]``, O(len))."""
     t = jnp.asarray(binomial_thresholds(int(k_stim), float(p)))
-    j = jax.lax.broadcasted_iota(jnp.uint32, (n_dst, 1), 0)
-    h = rng.hash_u32(seed, fibre_id, j)
-    return jnp.sum(h >= t[None, :], axis=1, dtype=jnp.int32).astype(dtype)
+    h = rng.hash_u32(seed, fibre_id, jnp.asarray(dst_ids).astype(jnp.uint32))
+    return jnp.sum(h[:, None] >= t[None, :], axis=1, dtype=jnp.int32).astype(dtype)
 
 
 def binomial_tail_ppf(q: float, k: int, p: float) -> float:

@@ -33,26 +33,17 @@ __all__ = ["sharded_cap", "project"]
 
 
 def _local_input(spec, state, f, lo, n_loc):
-    """float32[n_loc]: input of fibre ``f`` to targets ``lo .. lo + n_loc - 1``."""
+    """float32[n_loc]: input of fibre ``f`` to targets ``lo .. lo + n_loc - 1`` (learned
+    deltas of other devices' targets are left out)."""
     store = state.stores[f.key]
-    ids = lo + jnp.arange(n_loc, dtype=jnp.int32)
-    # learned deltas of this device's targets (others fall outside the slice and are dropped)
-    def deltas(active_pre):
-        act = jnp.asarray(active_pre).astype(jnp.uint32)
-        m = sd.members(store.pre, act) & (store.pre != sd.EMPTY)
-        d = jnp.where(m, store.delta, 0).astype(jnp.float32)
-        local = store.post.astype(jnp.int32) - lo           # EMPTY (-1) and other slices: out of range
-        local = jnp.where((local >= 0) & (local < n_loc), local, n_loc)
-        return jnp.zeros((n_loc,), jnp.float32).at[local].add(d, mode="drop")
     if spec.is_stimulus(f.src):
-        c = brain.stim_counts_at(spec, f, ids)
-        return c * (1.0 + deltas(jnp.zeros((1,), jnp.uint32)))
+        ids = lo + jnp.arange(n_loc, dtype=jnp.int32)
+        c = implicit.stim_counts_at(spec.seed, f.fid, spec.stimulus(f.src).k, f.p, ids)
+        return c * (1.0 + sd.sum_into_post(store, jnp.zeros((1,), jnp.uint32), n_loc, post_offset=lo))
     src = state.areas[f.src]
     valid = jnp.arange(spec.area(f.src).k) < src.n_winners
-    a = jax.lax.optimization_barrier(implicit.source_keys(spec.seed, f.fid, src.winners))
-    hit = (implicit.pair_hash(a[:, None], ids[None, :]) < implicit.p_threshold(f.p)) & valid[:, None]
-    c = jnp.sum(hit, axis=0, dtype=jnp.int32).astype(jnp.float32)
-    return c + deltas(src.winners)
+    c = implicit.area_input(spec.seed, f.fid, f.p, src.winners, valid, n_loc, dst_offset=lo)
+    return c + sd.sum_into_post(store, src.winners, n_loc, post_offset=lo)
 
 
 def sharded_cap(mesh: jax.sharding.Mesh, axis: str = "neurons"):
