@@ -39,6 +39,9 @@ class Config:
     n_test: int = param(10000, at_least(1), "test images evaluated (<= 10000)")
     seeds: tuple[int, ...] = param((0,), None, "one float network per seed (vmapped)")
     qat_bits: tuple[int, ...] = param((), None, "extra networks trained with fake-quantised weights")
+    theta_plus: tuple[float, ...] = param((0.05,), None, "adaptive-threshold increment per spike, "
+                                          "mV (paper 0.05); values after the first train extra "
+                                          "float networks side by side (first seed)")
     ptq_bits: tuple[int, ...] = param((8, 4, 2), None, "post-training quantisation bit widths")
     eval_stp: bool = param(True, None, "evaluate frozen networks with Tsodyks-Markram inputs")
     t_present: float = param(350.0, positive, "presentation time, ms")
@@ -61,6 +64,9 @@ class Config:
             raise ConfigError(f"config key 'n_label': value {self.n_label} is not allowed; allowed: <= 60000")
         if not self.seeds:
             raise ConfigError("config key 'seeds': value () is not allowed; allowed: at least one seed")
+        if not self.theta_plus or min(self.theta_plus) < 0:
+            raise ConfigError(f"config key 'theta_plus': value {self.theta_plus} is not allowed; "
+                              f"allowed: one or more values >= 0 (mV)")
         for b in self.qat_bits + self.ptq_bits:
             if b not in (1, 2, 4, 8):
                 raise ConfigError(f"config key 'qat_bits'/'ptq_bits': value {b} is not allowed; "
@@ -111,10 +117,14 @@ def run(cfg: Config, out: Path) -> dict:
     x_test, y_test = load_mnist("test", n=cfg.n_test)
     p = dc.DCParams(n_e=cfg.n_e, dt=cfg.dt, n_steps=int(round(cfg.t_present / cfg.dt)),
                     unroll=cfg.unroll)
-    nets = [(s, 32) for s in cfg.seeds] + [(cfg.seeds[0], b) for b in cfg.qat_bits]
-    names = [f"seed{s}" if b == 32 else f"seed{s}-qat{b}" for s, b in nets]
-    seeds = jnp.asarray([s for s, _ in nets], jnp.uint32)
-    qbits = jnp.asarray([b for _, b in nets], jnp.float32)
+    tp0 = cfg.theta_plus[0]
+    nets = ([(s, 32, tp0) for s in cfg.seeds] + [(cfg.seeds[0], b, tp0) for b in cfg.qat_bits]
+            + [(cfg.seeds[0], 32, tp) for tp in cfg.theta_plus[1:]])
+    names = [f"seed{s}" + (f"-qat{b}" if b != 32 else "") + (f"-theta_plus{tp:g}" if tp != tp0 else "")
+             for s, b, tp in nets]
+    seeds = jnp.asarray([s for s, _, _ in nets], jnp.uint32)
+    qbits = jnp.asarray([b for _, b, _ in nets], jnp.float32)
+    tplus = jnp.asarray([tp for _, _, tp in nets], jnp.float32)
     M = len(nets)
 
     state = jax.vmap(lambda s: dc.init(p, s))(seeds)
@@ -123,7 +133,7 @@ def run(cfg: Config, out: Path) -> dict:
     ckpt = Checkpointer(Path(out).absolute() / "ckpt", max_to_keep=2)
     meta = {"nets": names, "n_e": cfg.n_e, "order_seed": cfg.data_seed, "n_train": cfg.n_train,
             "epochs": cfg.epochs, "t_present": cfg.t_present, "dt": cfg.dt,
-            "theta": "paper: init 20 mV, offset 20 mV, exact decay"}  # older: theta from 0
+            "theta": "paper: init 20 mV, offset 20 mV, exact decay", "theta_plus": list(cfg.theta_plus)}  # older: theta from 0
     done = 0
     if ckpt.latest_step() is not None:
         saved = json.loads((Path(out) / "ckpt_meta.json").read_text())
@@ -136,7 +146,7 @@ def run(cfg: Config, out: Path) -> dict:
     (Path(out) / "ckpt_meta.json").write_text(json.dumps(meta))
 
     def train(state, images, ids):
-        return dc.train_networks(p, qbits, seeds, state, images, ids)
+        return dc.train_networks(p, qbits, seeds, state, images, ids, tplus)
 
     # ---- training ---------------------------------------------------------------------
     bar = _progress(total, done)
@@ -216,7 +226,7 @@ def run(cfg: Config, out: Path) -> dict:
 
     results, preds = {}, {}
     t_eval = time.perf_counter()
-    for m, (name, (sd, b)) in enumerate(zip(names, nets)):
+    for m, (name, (sd, b, _)) in enumerate(zip(names, nets)):
         st = dc.DCState(state.w[m], state.theta[m])
         res, pred, assign = evaluate(p.replace(quant_bits=float(b)), st, sd)
         res["bits_forward"] = b

@@ -309,13 +309,18 @@ def respond(params: DCParams, state: DCState, images: Int[Array, "B n_input"],
 
 @jax.jit
 def train_networks(params: DCParams, quant_bits: Float[Array, "M"], seeds, state: DCState,
-                   images: Int[Array, "K n_input"], image_ids: Int[Array, "K"]):
-    """``M`` networks side by side (vmap over forward-pass bits, state (leading axis M) and
-    seed) learn the same ``K`` images. Returns ``(state, counts (M, K, n_e), attempts)``.
-    Jitted at module level so repeated runs in one process share the compilation."""
-    def one(qb, st, sd):
-        return train_chunk(params.replace(quant_bits=qb), st, images, image_ids, sd)
-    return jax.vmap(one)(quant_bits, state, seeds)
+                   images: Int[Array, "K n_input"], image_ids: Int[Array, "K"],
+                   theta_plus: Float[Array, "M"] | None = None):
+    """``M`` networks side by side (vmap over forward-pass bits, state (leading axis M),
+    seed and, if given, the threshold increment ``theta_plus`` in mV) learn the same ``K``
+    images. Returns ``(state, counts (M, K, n_e), attempts)``. Jitted at module level so
+    repeated runs in one process share the compilation."""
+    if theta_plus is None:
+        theta_plus = jnp.full(quant_bits.shape, params.theta_plus, jnp.float32)
+
+    def one(qb, tp, st, sd):
+        return train_chunk(params.replace(quant_bits=qb, theta_plus=tp), st, images, image_ids, sd)
+    return jax.vmap(one)(quant_bits, theta_plus, state, seeds)
 
 
 @jax.jit

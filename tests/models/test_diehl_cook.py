@@ -102,6 +102,25 @@ def test_resume_continues_exactly(tmp_path):
     assert float(np.abs(np.asarray(a["theta"])).max()) > 0      # it did learn something
 
 
+def test_vmapped_theta_plus_equals_separate_networks():
+    """The ``theta_plus`` axis of ``train_networks`` trains each value exactly as a separate
+    network with that parameter would, and a larger value ends with a larger theta."""
+    p = dc.DCParams(n_e=12, n_steps=60, max_tries=2)
+    images = jnp.asarray(load_mnist("train", n=4)[0])
+    ids = jnp.arange(4, dtype=jnp.uint32)
+    seeds = jnp.asarray([5, 5], jnp.uint32)
+    st = jax.vmap(lambda s: dc.init(p, s))(seeds)
+    both, _, _ = dc.train_networks(p, jnp.full((2,), 32.0), seeds, st, images, ids,
+                                   jnp.asarray([0.05, 2.0], jnp.float32))
+    for m, tp in enumerate((0.05, 2.0)):
+        one = jax.tree.map(lambda a: a[m:m + 1], st)
+        alone, _, _ = dc.train_networks(p.replace(theta_plus=tp), jnp.full((1,), 32.0),
+                                        seeds[:1], one, images, ids)
+        np.testing.assert_allclose(np.asarray(both.w[m]), np.asarray(alone.w[0]), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(np.asarray(both.theta[m]), np.asarray(alone.theta[0]), rtol=1e-6)
+    assert float(both.theta[1].max()) > float(both.theta[0].max())
+
+
 def test_config_errors():
     from jaxbrain.config import ConfigError
     from jaxbrain.runs import prepare
@@ -109,3 +128,5 @@ def test_config_errors():
         prepare("mnist_diehl_cook", ["n_train=70000"])
     with pytest.raises(ConfigError, match="allowed: 1, 2, 4, 8"):
         prepare("mnist_diehl_cook", ["qat_bits=[3]"])
+    with pytest.raises(ConfigError, match="theta_plus"):
+        prepare("mnist_diehl_cook", ["theta_plus=[]"])
