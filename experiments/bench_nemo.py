@@ -130,7 +130,7 @@ def bench_one(n, kcap, cfg, rng, brains=0, mode="brain", law="hash"):
     except Exception:  # pragma: no cover
         pass
     return {"n": n, "mode": mode, "law": law if mode != "lazy" else "lazy",
-            "kcap": kcap if mode != "lazy" else "top_k (support)",
+            "kcap": kcap if mode != "lazy" else "auto (support; rank on a GPU)",
             "brains": max(brains, 1), "sentences": total, "seconds": dt,
             "sentences_per_s": total / dt,
             "area_projections_per_s": total * sw.AREAS_PER_SENTENCE / dt,

@@ -31,7 +31,13 @@ Methods:
   be among the k winners; within one block and among equal block maxima the lower index
   comes first in both stages. Cost: one memory pass plus two top_k of ``~sqrt(n k)``
   elements (instead of one top_k of n), no cumsum, no branch.
-* ``"auto"``: ``top_k`` for n <= 2**20 or on the CPU backend, else ``blocks``. Measured on the
+* ``"rank"``: each neuron's rank, the number of neurons that beat it (larger input, or equal
+  input and lower index), from all n^2 pairs in one fused compare-and-count pass; the k
+  neurons of rank < k win, gathered in index order by ``nonzero(size=k)``. No sort and no
+  branch: on a GPU two kernels for an n of a few thousand (the lazy supports), where
+  ``lax.top_k`` lowers to a sort of ~20 us (H100, n = 2,098). O(n^2) work, so only for small n.
+* ``"auto"``: on a GPU ``rank`` for n <= 8192; ``top_k`` for n <= 2**20 or on the CPU backend,
+  else ``blocks``. Measured on the
   H100 (docs/assemblies.md, 2026-11-24): at n = 1e6 top_k 0.22 ms vs blocks 0.30 ms per call
   (threshold: 3.3x slower than top_k in the seed workload); at 1e7 blocks 0.32 ms vs top_k
   0.58-0.69 ms; at 1e8 blocks 0.53 ms vs top_k 3.51 ms.
@@ -44,15 +50,26 @@ import math
 import jax
 import jax.numpy as jnp
 
-__all__ = ["k_cap", "k_cap_top_k", "k_cap_threshold", "k_cap_blocks", "METHODS"]
+__all__ = ["k_cap", "k_cap_top_k", "k_cap_threshold", "k_cap_blocks", "k_cap_rank", "METHODS"]
 
-METHODS = ("auto", "top_k", "threshold", "blocks")
+METHODS = ("auto", "top_k", "threshold", "blocks", "rank")
 
 
 def k_cap_top_k(x: jax.Array, k: int) -> jax.Array:
     """Exact k-cap by ``lax.top_k`` (ties to the lower index); int32[k] sorted ascending."""
     _, idx = jax.lax.top_k(x, k)
     return jnp.sort(idx.astype(jnp.int32))
+
+
+def k_cap_rank(x: jax.Array, k: int) -> jax.Array:
+    """Exact k-cap by pairwise ranks (ties to the lower index); int32[k] sorted ascending.
+    ``n^2`` compares in one fused pass: for small n only (see the module docstring)."""
+    n = x.shape[-1]
+    i = jnp.arange(n)
+    xi, xj = x[:, None], x[None, :]
+    beats = (xj > xi) | ((xj == xi) & (i[None, :] < i[:, None]))      # j beats i
+    rank = jnp.sum(beats, axis=1, dtype=jnp.int32)
+    return jnp.nonzero(rank < k, size=k, fill_value=0)[0].astype(jnp.int32)
 
 
 def _count_ge(x, t, tile: int = 1024):
@@ -132,7 +149,11 @@ def k_cap(x: jax.Array, k: int, method: str = "auto") -> jax.Array:
     if not 0 < k <= n:
         raise ValueError(f"k_cap: k={k} must be in [1, n={n}]")
     if method == "auto":
-        method = "top_k" if n <= 2**20 or jax.default_backend() == "cpu" else "blocks"
+        cpu = jax.default_backend() == "cpu"
+        method = ("rank" if n <= 8192 and not cpu else
+                  "top_k" if n <= 2**20 or cpu else "blocks")
+    if method == "rank":
+        return k_cap_rank(x, k)
     if method == "top_k":
         return k_cap_top_k(x, k)
     if method == "threshold":

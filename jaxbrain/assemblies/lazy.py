@@ -11,9 +11,12 @@ projection does (as the reference brain.py, in fixed-capacity buffers so it jits
    quantile at ``1 - k / (n - w)``;
 3. k candidate inputs for never-fired neurons drawn from the Binomial tail ``X >= alpha``
    (exact inverse CDF of the truncated Binomial; brain.py uses a truncated normal);
-4. top-k over support + candidates, ties to the lower index (support first);
+4. top-k over support + candidates, ties to the lower index (support first;
+   :func:`kcap.k_cap`, whose ``auto`` takes pairwise ranks on a GPU, with no sort);
 5. each new winner with input x gets x of the ``total_k`` firing source neurons, chosen
-   uniformly without replacement (so split hypergeometrically by source), as its synapses
+   uniformly without replacement (so split hypergeometrically by source): the x smallest of
+   distinct random uint32 keys (hash bits, the slot index in the low bits, so there are no
+   ties and a sort on the CPU or pairwise ranks on a GPU choose the same x), as its synapses
    from them; every other synapse to or from a support neuron is Bernoulli(p), drawn from
    the same hash as implicit mode on compact ids (pre-filled at init, so nothing is drawn
    at birth except the conditioned column);
@@ -37,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import rng
-from . import implicit
+from . import implicit, kcap
 from .brain import PAD, BrainSpec, Fibre, _freeze
 
 __all__ = ["LazyState", "init", "project", "LazyBrain"]
@@ -146,8 +149,7 @@ def project(spec: BrainSpec, state: LazyState, stimuli=None, areas=None) -> Lazy
         u = rng.uniform(spec.seed, 0x1A2, step, ti, jnp.arange(A.k, dtype=jnp.uint32))
         cand, _ = _tail_sample(total_max, n_firing, spec.p, eff_n, A.k, u)
         allx = jnp.concatenate([x, cand])
-        _, top = jax.lax.top_k(allx, A.k)                 # ties to the lower index
-        top = jnp.sort(top)
+        top = kcap.k_cap(allx, A.k)                       # sorted; ties to the lower index
         is_new = top >= cap_t
         new_rank = jnp.cumsum(is_new) - 1
         new_ids = ts.w + new_rank
@@ -158,13 +160,8 @@ def project(spec: BrainSpec, state: LazyState, stimuli=None, areas=None) -> Lazy
         overflow = jnp.sum(is_new & ~fits, dtype=jnp.int32)
         new_x = jnp.where(is_new, allx[top], 0.0)
         # 5. which firing source neurons feed each new winner: x of total slots, uniformly
-        keys = rng.uniform(spec.seed, 0x5B1, step, ti, jnp.arange(A.k, dtype=jnp.uint32)[:, None],
-                           jnp.arange(total_max, dtype=jnp.uint32)[None, :])
-        keys = jnp.where(slots_ok[None, :], keys, 2.0)
-        srt = jnp.sort(keys, axis=1)
-        xi = new_x.astype(jnp.int32)
-        thr = jnp.where(xi > 0, srt[jnp.arange(A.k), jnp.maximum(xi - 1, 0)], -1.0)
-        chosen = (keys <= thr[:, None]) & (is_new & fits & change)[:, None]      # [k, total]
+        chosen = _choose_smallest(_source_keys(spec.seed, step, ti, A.k, total_max, slots_ok),
+                                  new_x.astype(jnp.int32)) & (is_new & fits & change)[:, None]
         col = jnp.where(is_new & fits & change, win, cap_t)                       # drop others
         off = 0
         winners_final = jnp.where(change, jnp.sort(win), ts.winners)
@@ -198,6 +195,30 @@ def project(spec: BrainSpec, state: LazyState, stimuli=None, areas=None) -> Lazy
             w=jnp.where(change, ts.w + n_new, ts.w),
             num_new=jnp.where(change, n_new, 0), overflow=ts.overflow + overflow)
     return state._replace(areas=new_areas, conn=conn, step=step + jnp.uint32(1))
+
+
+def _source_keys(seed, step, ti, k: int, total: int, slots_ok):
+    """Distinct uint32 keys [k, total]: hash bits with the slot index in the low bits;
+    slots of non-firing sources get the largest key (never among the x smallest)."""
+    b = max(total - 1, 1).bit_length()
+    j = jnp.arange(total, dtype=jnp.uint32)
+    h = rng.hash_u32(seed, 0x5B1, step, ti, jnp.arange(k, dtype=jnp.uint32)[:, None], j[None, :])
+    keys = ((h >> (b + 1)) << b) | j[None, :]                  # < 2**31: below the pad key
+    return jnp.where(slots_ok[None, :], keys, jnp.uint32(0xFFFFFFFF))
+
+
+def _choose_smallest(keys, x, by_rank: bool | None = None):
+    """bool[k, total]: per row, the ``x[row]`` smallest of distinct keys. A sort on the CPU,
+    pairwise ranks (one fused compare-and-count, no sort) on a GPU (``by_rank`` None: by
+    backend): the same choice."""
+    if by_rank is None:
+        by_rank = jax.default_backend() != "cpu"
+    if not by_rank:
+        srt = jnp.sort(keys, axis=1)
+        thr = srt[jnp.arange(keys.shape[0]), jnp.clip(x - 1, 0, keys.shape[1] - 1)]
+        return (keys <= thr[:, None]) & (x > 0)[:, None]
+    rank = jnp.sum(keys[:, None, :] < keys[:, :, None], axis=2, dtype=jnp.int32)
+    return rank < x[:, None]
 
 
 def _cap(state, spec, area):

@@ -85,3 +85,12 @@ def test_blocks_exact_on_adversarial_layouts():
     got = np.asarray(jax.vmap(lambda r: kcap.k_cap(r, k, "blocks"))(xs))
     for row, g in zip(np.asarray(xs), got):
         assert np.array_equal(g, _ref(row, k))
+
+
+@pytest.mark.parametrize("n,k", [(7, 3), (300, 50), (2098, 50)])
+def test_rank_equals_top_k_with_ties(n, k):
+    rng = np.random.default_rng(n)
+    x = jnp.asarray(rng.integers(0, 5, n).astype(np.float32))       # many ties
+    x = x.at[:3].set(-jnp.inf)
+    np.testing.assert_array_equal(np.asarray(kcap.k_cap_rank(x, k)), np.asarray(kcap.k_cap_top_k(x, k)))
+    np.testing.assert_array_equal(np.asarray(kcap.k_cap(x, k, "rank")), np.asarray(kcap.k_cap(x, k, "top_k")))

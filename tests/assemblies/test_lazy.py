@@ -56,3 +56,16 @@ def test_lazy_runs_at_1e9_with_memory_independent_of_n():
     w, new = _run(big)
     assert w[0] == K and new[-3:].max() <= 2 and big.overflow("A") == 0
     assert K < w[-1] < 10 * K
+
+
+def test_source_choice_is_the_same_by_sort_and_by_rank():
+    """Step 5 (which firing sources feed a new winner): distinct keys, so the CPU's sort and
+    the GPU's pairwise ranks choose the same x sources per row, exactly x of the valid ones."""
+    ok = jnp.arange(100) < 83
+    keys = Lz._source_keys(3, jnp.uint32(7), 1, 50, 100, ok)
+    x = jnp.asarray(np.random.default_rng(0).integers(0, 84, 50), jnp.int32)
+    a = Lz._choose_smallest(keys, x, by_rank=False)
+    b = Lz._choose_smallest(keys, x, by_rank=True)
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    np.testing.assert_array_equal(np.asarray(a.sum(1)), np.asarray(x))
+    assert not bool(jnp.any(a[:, 83:]))

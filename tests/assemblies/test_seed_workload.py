@@ -59,3 +59,16 @@ def test_lazy_workload_runs_at_1e9_with_state_independent_of_n():
         assert int(st.areas[a].w) >= 50
     with pytest.raises(ValueError, match="capacity"):
         sw.lazy_init(sw.make_lazy_spec(10**5), 100)
+
+
+def test_lazy_workload_same_on_the_gpu_paths(monkeypatch):
+    """The GPU's sort-free paths (rank k-cap, rank source choice) give the same brain as the
+    CPU's sorts: traced once as on the CPU, once as if the backend were a GPU."""
+    spec = sw.make_lazy_spec(10**5)
+    nouns, verbs = jnp.asarray([0, 1, 2, 3, 1]), jnp.asarray([2, 0, 1, 1, 0])
+    cpu = sw.lazy_train(spec, sw.lazy_init(spec, 400), nouns, verbs)
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    gpu = sw.lazy_train(spec, sw.lazy_init(spec, 400), nouns, verbs)
+    for a, b in zip(jax.tree.leaves(cpu), jax.tree.leaves(gpu)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert int(cpu.areas["LEX1"].w) >= 4 * 50          # the nouns' assemblies formed
