@@ -107,7 +107,11 @@ def _tail_sample(total_k: int, n_firing, p: float, eff_n, k: int, u):
 
 
 def project(spec: BrainSpec, state: LazyState, stimuli=None, areas=None) -> LazyState:
-    """One synchronous lazy projection (same arguments as :func:`brain.project`)."""
+    """One synchronous lazy projection (same arguments as :func:`brain.project`).
+
+    Targets of the same shape (support capacity, k, firing-slot count) take the candidate
+    draw, the k-cap and the source choice together, batched (one set of kernels instead of
+    one per target); the per-target math is unchanged."""
     incoming = defaultdict(list)
     for s, tgts in (stimuli or {}).items():
         for t in tgts:
@@ -116,8 +120,8 @@ def project(spec: BrainSpec, state: LazyState, stimuli=None, areas=None) -> Lazy
         for t in tgts:
             incoming[t].append(spec.fibre(a, t))
     step = state.step
-    new_areas = dict(state.areas)
-    conn = dict(state.conn)
+    # 1. inputs to the support neurons, per target
+    plans = []
     for ti, (t, fibres) in enumerate(sorted(incoming.items())):
         A = spec.area(t)
         ts = state.areas[t]
@@ -141,32 +145,35 @@ def project(spec: BrainSpec, state: LazyState, stimuli=None, areas=None) -> Lazy
                 sizes.append(ks)
                 valid_slots.append(ok)
                 fire_any = fire_any | (src.n_winners > 0)
-        total_max = sum(sizes)
         slots_ok = jnp.concatenate(valid_slots)
-        n_firing = jnp.sum(slots_ok, dtype=jnp.int32)
-        x = jnp.where(jnp.arange(cap_t) < ts.w, x, -jnp.inf)
-        eff_n = jnp.int32(A.n) - ts.w
-        u = rng.uniform(spec.seed, 0x1A2, step, ti, jnp.arange(A.k, dtype=jnp.uint32))
-        cand, _ = _tail_sample(total_max, n_firing, spec.p, eff_n, A.k, u)
-        allx = jnp.concatenate([x, cand])
-        top = kcap.k_cap(allx, A.k)                       # sorted; ties to the lower index
-        is_new = top >= cap_t
-        new_rank = jnp.cumsum(is_new) - 1
-        new_ids = ts.w + new_rank
-        fits = new_ids < cap_t
-        win = jnp.where(is_new, jnp.where(fits, new_ids, PAD), top).astype(jnp.int32)
-        change = fire_any & ~ts.fixed
-        n_new = jnp.sum(is_new & fits, dtype=jnp.int32)
-        overflow = jnp.sum(is_new & ~fits, dtype=jnp.int32)
-        new_x = jnp.where(is_new, allx[top], 0.0)
-        # 5. which firing source neurons feed each new winner: x of total slots, uniformly
-        chosen = _choose_smallest(_source_keys(spec.seed, step, ti, A.k, total_max, slots_ok),
-                                  new_x.astype(jnp.int32)) & (is_new & fits & change)[:, None]
-        col = jnp.where(is_new & fits & change, win, cap_t)                       # drop others
-        off = 0
+        plans.append(dict(t=t, ti=ti, A=A, ts=ts, cap_t=cap_t, fibres=fibres, sizes=sizes,
+                          fire_any=fire_any, slots_ok=slots_ok,
+                          x=jnp.where(jnp.arange(cap_t) < ts.w, x, -jnp.inf)))
+    # 2-5. candidates, k-cap and source choice, batched over targets of one shape
+    groups = defaultdict(list)
+    for pl in plans:
+        groups[(pl["cap_t"], pl["A"].k, sum(pl["sizes"]))].append(pl)
+    for (cap_t, k, total_max), group in groups.items():
+        stack = lambda key: jnp.stack([pl[key] for pl in group])
+        ts_w = jnp.stack([pl["ts"].w for pl in group])
+        out = jax.vmap(lambda x, ok, w, fire, fixed, ti, n: _select(
+            spec, step, ti, x, ok, w, fire, fixed, n, cap_t, k, total_max))(
+            stack("x"), stack("slots_ok"), ts_w, stack("fire_any"),
+            jnp.stack([pl["ts"].fixed for pl in group]),
+            jnp.asarray([pl["ti"] for pl in group], jnp.uint32),
+            jnp.asarray([pl["A"].n for pl in group], jnp.int32))
+        for g, pl in enumerate(group):
+            pl.update({key: v[g] for key, v in out.items()})
+    # 6. Hebbian updates and the synapses of new winners; 7. all targets commit together
+    new_areas = dict(state.areas)
+    conn = dict(state.conn)
+    for pl in plans:
+        A, ts, cap_t, change, win = pl["A"], pl["ts"], pl["cap_t"], pl["change"], pl["win"]
+        col = jnp.where(pl["is_new_fit"] & change, win, cap_t)                   # drop others
         winners_final = jnp.where(change, jnp.sort(win), ts.winners)
-        for f, ks in zip(fibres, sizes):
-            ch = chosen[:, off:off + ks]
+        off = 0
+        for f, ks in zip(pl["fibres"], pl["sizes"]):
+            ch = pl["chosen"][:, off:off + ks]
             off += ks
             beta = jnp.where(state.plastic, state.beta[f.key], 0.0)
             tw = winners_final
@@ -189,12 +196,34 @@ def project(spec: BrainSpec, state: LazyState, stimuli=None, areas=None) -> Lazy
                 sub = jnp.minimum(sub * (1.0 + beta), state.w_max) * (sub > 0)
                 W = W.at[rows[:, None], cols[None, :]].set(sub, mode="drop")
                 conn[f.key] = W
-        new_areas[t] = ts._replace(
+        new_areas[pl["t"]] = ts._replace(
             winners=winners_final,
-            n_winners=jnp.where(change, jnp.int32(A.k) - overflow, ts.n_winners),
-            w=jnp.where(change, ts.w + n_new, ts.w),
-            num_new=jnp.where(change, n_new, 0), overflow=ts.overflow + overflow)
+            n_winners=jnp.where(change, jnp.int32(A.k) - pl["overflow"], ts.n_winners),
+            w=jnp.where(change, ts.w + pl["n_new"], ts.w),
+            num_new=jnp.where(change, pl["n_new"], 0), overflow=ts.overflow + pl["overflow"])
     return state._replace(areas=new_areas, conn=conn, step=step + jnp.uint32(1))
+
+
+def _select(spec, step, ti, x, slots_ok, w, fire_any, fixed, n, cap_t: int, k: int, total_max: int):
+    """Steps 2-5 for one target (vmapped over targets of one shape): the Binomial-tail
+    candidates, the k-cap over support + candidates, the new winners' compact ids, and which
+    firing source slots feed each new winner (bool[k, total_max])."""
+    n_firing = jnp.sum(slots_ok, dtype=jnp.int32)
+    u = rng.uniform(spec.seed, 0x1A2, step, ti, jnp.arange(k, dtype=jnp.uint32))
+    cand, _ = _tail_sample(total_max, n_firing, spec.p, n - w, k, u)
+    allx = jnp.concatenate([x, cand])
+    top = kcap.k_cap(allx, k)                         # sorted; ties to the lower index
+    is_new = top >= cap_t
+    new_ids = w + jnp.cumsum(is_new) - 1
+    fits = new_ids < cap_t
+    win = jnp.where(is_new, jnp.where(fits, new_ids, PAD), top).astype(jnp.int32)
+    change = fire_any & ~fixed
+    new_x = jnp.where(is_new, allx[top], 0.0)
+    chosen = _choose_smallest(_source_keys(spec.seed, step, ti, k, total_max, slots_ok),
+                              new_x.astype(jnp.int32)) & (is_new & fits & change)[:, None]
+    return dict(win=win, change=change, is_new_fit=is_new & fits, chosen=chosen,
+                n_new=jnp.sum(is_new & fits, dtype=jnp.int32),
+                overflow=jnp.sum(is_new & ~fits, dtype=jnp.int32))
 
 
 def _source_keys(seed, step, ti, k: int, total: int, slots_ok):
