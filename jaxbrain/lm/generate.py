@@ -4,6 +4,8 @@
 positions past the prompt's length leave the state unchanged, so any prompt length up to the
 context compiles once), then a ``lax.scan`` of ``max_new`` steps that samples a token from
 the last prediction and feeds it back. The network state of a batch is neuron-major (N, B); sampling is ``jax.vmap``-ed over the batch.
+A model made with :func:`jaxbrain.lm.model.with_fused` generates on the fused path
+(:func:`jaxbrain.lm.model.gen_token_step`), the fastest for batched generation.
 :func:`generate` is the text-level entry point with input checks.
 """
 
@@ -14,7 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import neuromodulation as nm
-from .model import ALL_MODULATORS, Carry, SpikingLM, init_carry, token_step
+from .model import (ALL_MODULATORS, Carry, SpikingLM, gen_token_step, gen_weights,
+                    init_carry, init_gen_carry, token_step)
 from .sampling import Sampling, sample
 from .tokenizers import UnknownTokenError
 
@@ -37,13 +40,23 @@ def _run(model: SpikingLM, params, prompts, lengths, key, max_new: int, sampling
          mask):
     """A batch: ``prompts`` (B, C) int32 padded, ``lengths`` (B,) valid tokens (>= 1)."""
     b, c = prompts.shape
+    if model.fused is not None:
+        weights = gen_weights(model, params)          # once per call, outside the scans
+
+        def step(carry, x):
+            return gen_token_step(model, params, weights, carry, x, mask)
+        carry0 = init_gen_carry(model, b)
+    else:
+        def step(carry, x):
+            return token_step(model, params, carry, x, mask)
+        carry0 = init_carry(model, b)
 
     def feed(carry, xi):
         x, i = xi
-        new, _ = token_step(model, params, carry, x, mask)
+        new, _ = step(carry, x)
         return _select(i < lengths, new, carry), None
 
-    carry, _ = jax.lax.scan(feed, init_carry(model, b), (prompts.T, jnp.arange(c)))
+    carry, _ = jax.lax.scan(feed, carry0, (prompts.T, jnp.arange(c)))
 
     def gen(carry, k):
         temp_scale = 1.0
@@ -53,7 +66,7 @@ def _run(model: SpikingLM, params, prompts, lengths, key, max_new: int, sampling
         keys = jax.vmap(lambda i: jax.random.fold_in(k, i))(jnp.arange(b))
         tok = jax.vmap(lambda kk, lp, ts: sample(kk, lp, sampling, ts))(
             keys, carry.logp, jnp.broadcast_to(jnp.asarray(temp_scale, jnp.float32), (b,)))
-        carry, _ = token_step(model, params, carry, tok, mask)
+        carry, _ = step(carry, tok)
         return carry, tok
 
     _, toks = jax.lax.scan(gen, carry, jax.random.split(key, max_new))

@@ -27,11 +27,14 @@ from jaxtyping import Array, Float, Int
 
 from . import neuromodulation as nm
 from .modules import (MODULES, TAU_M, BrainSpec, Connectivity, EventPlan, ModState,
-                      NeuronConsts, build_connectivity, flat_weights, init_state, make_event_plan,
-                      neuron_consts, substep, synaptic_input)
+                      NeuronConsts, build_connectivity, flat_weights, fused_input, init_state,
+                      local_sources, make_event_plan, neuron_consts, substep, synaptic_input)
 
-__all__ = ["SpikingLM", "make_model", "with_events", "measure_activity", "event_capacities", "init_params", "calibrate", "param_count", "Carry", "init_carry",
-           "token_step", "sequence_metrics", "batch_metrics", "loss_fn", "ALL_MODULATORS"]
+__all__ = ["SpikingLM", "make_model", "with_events", "with_fused", "measure_activity",
+           "event_capacities", "init_params", "calibrate", "param_count", "Carry", "init_carry",
+           "token_step", "GenState", "init_gen_carry", "gen_weights", "gen_token_step",
+           "generation_nll",
+           "sequence_metrics", "batch_metrics", "loss_fn", "ALL_MODULATORS"]
 
 ALL_MODULATORS = jnp.ones((3,), jnp.float32)
 RATE0 = 0.1   # firing probability per substep assumed when scaling initial weights
@@ -50,6 +53,7 @@ class SpikingLM(NamedTuple):
     consts: NeuronConsts
     compute_dtype: str = "float32"
     events: EventPlan | None = None   # event-driven propagation (None: dense gather)
+    fused: tuple | None = None        # generation on the fused path: local_sources(spec, conn)
 
 
 _MODELS: dict = {}
@@ -172,15 +176,124 @@ def token_step(model: SpikingLM, params: dict, carry: Carry, tokens: Int[Array, 
     state, counts = jax.lax.scan(one, carry.neurons, None, length=spec.substeps,
                                  unroll=SUBSTEP_UNROLL)
     b0 = spec.offset("broca")
-    readout = state.z[b0:b0 + spec.out_dim]
-    if spec.readout == "membrane":
-        readout = readout + READOUT_V * state.v[b0:b0 + spec.out_dim]
-    readout = readout.T
-    logits = readout @ params["w_dec"] + params["b_dec"][None, :]
-    logp = jax.nn.log_softmax(logits, axis=-1)
+    logp = _decode(spec, params, state.z[b0:b0 + spec.out_dim], state.v[b0:b0 + spec.out_dim])
     if probe:
         return Carry(state, logp, mod), logp, counts
     return Carry(state, logp, mod), logp
+
+
+def _decode(spec: BrainSpec, params: dict, z_out, v_out):
+    """log p(next token) (B, V) from the read-out neurons' trace and membrane (out_dim, B)."""
+    readout = z_out
+    if spec.readout == "membrane":
+        readout = readout + READOUT_V * v_out
+    logits = readout.T @ params["w_dec"] + params["b_dec"][None, :]
+    return jax.nn.log_softmax(logits, axis=-1)
+
+
+# --- generation on the fused path ---------------------------------------------------------
+
+class GenState(NamedTuple):
+    """Network state of a batch for generation on the fused path: per module (tuples of 6)
+    membrane ``v`` and adaptation ``a`` (n_m, B) float32 and last spikes ``s`` (n_m, B) bool;
+    the read-out trace ``z`` (out_dim, B) float32 of Broca's read-out neurons only, the one
+    part of the trace the decoder reads. The same numbers as :class:`ModState`, without the
+    (N, B) float32 spikes and the unread traces."""
+    v: tuple
+    a: tuple
+    s: tuple
+    z: Float[Array, "out B"]
+
+
+def with_fused(model: SpikingLM, on: bool = True) -> SpikingLM:
+    """The same model whose :func:`jaxbrain.lm.generate.generate_ids` runs on the fused path
+    (:func:`gen_token_step`: the dense gather's sum as one loop fusion per module over 1-byte
+    spikes, no event lists, no capacities); training and :func:`token_step` are unchanged.
+    Replaces the event path; ``on=False`` turns it off."""
+    if not on:
+        return model._replace(fused=None)
+    return model._replace(events=None, fused=local_sources(model.spec, model.conn))
+
+
+def init_gen_carry(model: SpikingLM, batch: int) -> Carry:
+    """:func:`init_carry` for the fused path (a :class:`GenState` at rest)."""
+    spec, c = model.spec, init_carry(model, batch)
+    zeros = tuple(jnp.zeros((n, batch), jnp.float32) for n in spec.sizes)
+    off = tuple(jnp.zeros((n, batch), bool) for n in spec.sizes)
+    return c._replace(neurons=GenState(zeros, zeros, off,
+                                       jnp.zeros((spec.out_dim, batch), jnp.float32)))
+
+
+def gen_weights(model: SpikingLM, params: dict):
+    """Per-call constants of the fused path: the weights rounded to the gather dtype and
+    transposed (K_t, n_t) float32, and the source tables behind an optimisation barrier (so
+    that XLA slices them inside the fusion instead of folding one constant per slot)."""
+    dtype = jnp.bfloat16 if model.compute_dtype == "bfloat16" else jnp.float32
+    wt = tuple(w.astype(dtype).astype(jnp.float32).T for w in params["w"])
+    return wt, jax.lax.optimization_barrier(model.fused)
+
+
+def gen_token_step(model: SpikingLM, params: dict, weights, carry: Carry,
+                   tokens: Int[Array, "B"], mask: Float[Array, "3"] = ALL_MODULATORS):
+    """:func:`token_step` on the fused path for a :class:`GenState` carry (``weights``:
+    :func:`gen_weights`). Returns ``(carry, logp)``; ``logp`` (B, V) equals
+    :func:`token_step`'s up to the order of the synaptic sum (bit-identical where the dense
+    gather also sums the slots in order, as XLA's CPU dot does)."""
+    spec, consts = model.spec, model.consts
+    wt, src = weights
+    sig, mod = jax.vmap(nm.signals, in_axes=(0, 0, 0, None))(carry.logp, tokens, carry.mod, mask)
+    g_in, g_beta = nm.module_gains(params["neuromod"], sig)                 # (6, B)
+    drive = (params["emb"][tokens] @ params["w_in"]).T                      # (n_thal, B)
+    offs = [spec.offset(m) for m in MODULES]
+    bias = [params["bias"][o:o + n, None] for o, n in zip(offs, spec.sizes)]
+    ext = [drive + bias[0]] + bias[1:]
+    per = [tuple(np.asarray(c)[o] for c in (consts.alpha, consts.rho, consts.beta))
+           for o in offs]
+    decay_out = float(np.exp(-1.0 / spec.tau_out))
+    n_out = spec.out_dim
+
+    def one(st: GenState, _):
+        vs, as_, ss = [], [], []
+        for t in range(len(MODULES)):
+            alpha, rho, beta0 = per[t]
+            current = g_in[t][None, :] * (fused_input(spec, t, wt[t], src[t], st.s) + ext[t])
+            # the expressions of modules.substep, with per-module constants
+            beta = beta0 * g_beta[t][None, :]
+            s_prev = st.s[t].astype(jnp.float32)
+            theta_prev = 1.0 + beta * st.a[t]
+            v = alpha * st.v[t] + current - theta_prev * s_prev
+            a = rho * st.a[t] + (1.0 - rho) * s_prev
+            theta = 1.0 + beta * a
+            vs.append(v)
+            as_.append(a)
+            ss.append((v - theta) / theta >= 0)
+        z = decay_out * st.z + ss[2][:n_out].astype(jnp.float32)
+        return GenState(tuple(vs), tuple(as_), tuple(ss), z), None
+
+    state, _ = jax.lax.scan(one, carry.neurons, None, length=spec.substeps,
+                            unroll=SUBSTEP_UNROLL)
+    logp = _decode(spec, params, state.z, state.v[2][:n_out])
+    return Carry(state, logp, mod), logp
+
+
+def generation_nll(model: SpikingLM, params: dict, input_ids: Int[Array, "B T"],
+                   target_ids: Int[Array, "B T"], mask=ALL_MODULATORS) -> Float[Array, "B"]:
+    """Summed next-token cross-entropy (nats) per sequence, teacher-forced from rest, through
+    the step that :func:`jaxbrain.lm.generate.generate_ids` runs for this model (the fused
+    path's :func:`gen_token_step` or :func:`token_step`): checks that paths agree."""
+    if model.fused is not None:
+        weights = gen_weights(model, params)
+        step, carry = (lambda c, x: gen_token_step(model, params, weights, c, x, mask),
+                       init_gen_carry(model, input_ids.shape[0]))
+    else:
+        step, carry = (lambda c, x: token_step(model, params, c, x, mask),
+                       init_carry(model, input_ids.shape[0]))
+
+    def body(c, xy):
+        c, logp = step(c, xy[0])
+        return c, -jnp.take_along_axis(logp, xy[1][:, None], axis=1)[:, 0]
+    _, nll = jax.lax.scan(body, carry, (jnp.asarray(input_ids).T, jnp.asarray(target_ids).T))
+    return jnp.sum(nll, axis=0)
 
 
 def _module_counts(spec: BrainSpec, s):
@@ -220,7 +333,7 @@ def with_events(model: SpikingLM, caps) -> SpikingLM:
     the dense gather up to the float summation order; ``caps=None`` turns it off."""
     if caps is None:
         return model._replace(events=None)
-    return model._replace(events=make_event_plan(model.spec, model.conn, caps))
+    return model._replace(events=make_event_plan(model.spec, model.conn, caps), fused=None)
 
 
 def batch_metrics(model: SpikingLM, params: dict, input_ids: Int[Array, "B T"],

@@ -60,7 +60,7 @@ from ..config import ConfigError
 __all__ = ["MODULES", "WIRING", "BrainSpec", "SCALES", "Connectivity", "build_connectivity",
            "NeuronConsts", "neuron_consts", "ModState", "init_state", "substep",
            "synaptic_input", "EventPlan", "make_event_plan", "projection_columns",
-           "active_lists", "event_overflow", "flat_weights"]
+           "active_lists", "event_overflow", "flat_weights", "local_sources", "fused_input"]
 
 MODULES = ("thalamus", "wernicke", "broca", "hippocampus", "pfc", "basal_ganglia")
 
@@ -576,6 +576,38 @@ def event_overflow(plan: EventPlan, s):
     counts = jnp.stack([jnp.sum(s[o:o + n] > 0, axis=0) for o, n in zip(offs, plan.sizes)])
     caps = jnp.asarray([c if c else 1 << 30 for c in plan.caps])
     return counts, jnp.any(counts > caps[:, None])
+
+
+# --- fused propagation (generation) ------------------------------------------------------
+
+def local_sources(spec: BrainSpec, conn: Connectivity) -> tuple:
+    """Per target module, the (K_t, n_t) int32 source of every slot as an index into its own
+    source module (:func:`projection_columns` says which module each slot column reads):
+    ``conn.idx`` transposed, so that slot ``k`` is one contiguous row."""
+    out = []
+    for i, cols in zip(conn.idx, projection_columns(spec)):
+        i = np.asarray(i)
+        loc = np.empty(i.shape, np.int32)
+        for m, a, z in cols:
+            loc[:, a:z] = i[:, a:z] - spec.offset(MODULES[m])
+        out.append(jnp.asarray(np.ascontiguousarray(loc.T)))
+    return tuple(out)
+
+
+def fused_input(spec: BrainSpec, t: int, wt: Float[Array, "K n"], src, s: tuple):
+    """Synaptic input of target module ``t`` (n_t, B) float32 from the spikes ``s`` (one
+    (n_m, B) bool array per module), for the forward pass only.
+
+    ``wt`` (K_t, n_t) are the module's weights transposed and already rounded to the gather
+    dtype (float32 values); ``src`` (K_t, n_t) its :func:`local_sources`. The sum runs over
+    the slots in order, ``acc + where(s[m_k][src[k]], wt[k], 0)``: the dense gather's terms,
+    with no (n, K, B) intermediate, so XLA emits one loop fusion whose threads each read
+    ``K_t`` spike rows (1 byte per column)."""
+    acc = jnp.zeros((wt.shape[1], s[0].shape[1]), jnp.float32)
+    for m, a, z in projection_columns(spec)[t]:
+        for k in range(a, z):
+            acc = acc + jnp.where(s[m][src[k]], wt[k][:, None], 0.0)
+    return acc
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2))

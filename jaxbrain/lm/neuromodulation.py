@@ -34,7 +34,7 @@ from jaxtyping import Array, Float
 from .modules import MODULES, BrainSpec
 
 __all__ = ["NAMES", "TAU_DA", "TAU_HT", "ModulatorState", "init", "signals", "init_coefficients",
-           "gains"]
+           "module_gains", "gains"]
 
 NAMES = ("dopamine", "noradrenaline", "serotonin")
 TAU_DA = 20.0   # tokens
@@ -79,12 +79,17 @@ def init_coefficients() -> Float[Array, "3 6"]:
     return jnp.asarray(k)
 
 
-def gains(spec: BrainSpec, coef: Float[Array, "3 6"], sig: Float[Array, "B 3"]):
-    """Per-neuron, per-sequence (N, B) input gain (DA + NE) and adaptation gain (5-HT),
-    both >= 0.05."""
+def module_gains(coef: Float[Array, "3 6"], sig: Float[Array, "B 3"]):
+    """Per-module, per-sequence (6, B) input gain (DA + NE) and adaptation gain (5-HT), both
+    >= 0.05."""
     per_module_in = 1.0 + coef[0][:, None] * sig[None, :, 0] + coef[1][:, None] * sig[None, :, 1]
     per_module_beta = 1.0 + coef[2][:, None] * sig[None, :, 2]
+    return jnp.maximum(per_module_in, 0.05), jnp.maximum(per_module_beta, 0.05)
+
+
+def gains(spec: BrainSpec, coef: Float[Array, "3 6"], sig: Float[Array, "B 3"]):
+    """Per-neuron, per-sequence (N, B) input gain and adaptation gain: :func:`module_gains`
+    repeated over each module's neurons."""
     rep = np.asarray(spec.sizes)
-    g_in = jnp.repeat(jnp.maximum(per_module_in, 0.05), rep, axis=0, total_repeat_length=spec.n)
-    g_beta = jnp.repeat(jnp.maximum(per_module_beta, 0.05), rep, axis=0, total_repeat_length=spec.n)
-    return g_in, g_beta
+    return tuple(jnp.repeat(g, rep, axis=0, total_repeat_length=spec.n)
+                 for g in module_gains(coef, sig))
