@@ -17,7 +17,8 @@ import numpy as np
 
 from . import neuromodulation as nm
 from .model import (ALL_MODULATORS, Carry, SpikingLM, gen_token_step, gen_weights,
-                    init_carry, init_gen_carry, token_step)
+                    init_carry, init_gen_carry, pad_batch, token_step)
+from .modules import LANES, pack_spikes
 from .sampling import Sampling, sample
 from .tokenizers import UnknownTokenError
 
@@ -29,9 +30,14 @@ class PromptError(ValueError):
 
 
 def _select(flag, new: Carry, old: Carry) -> Carry:
-    """Per sequence (flag (B,)): the new carry where flag, else the old one."""
-    neurons = jax.tree_util.tree_map(lambda a, b: jnp.where(flag[None, :], a, b),
-                                     new.neurons, old.neurons)
+    """Per sequence (flag (B,)): the new carry where flag, else the old one (packed spike
+    words, (n, B / 32) uint32, bit by bit)."""
+    def pick(a, b):
+        if a.dtype == jnp.uint32 and a.shape[-1] * LANES == flag.shape[0]:
+            m = pack_spikes(flag[None, :])
+            return (a & m) | (b & ~m)
+        return jnp.where(flag[None, :], a, b)
+    neurons = jax.tree_util.tree_map(pick, new.neurons, old.neurons)
     mod = jax.tree_util.tree_map(lambda a, b: jnp.where(flag, a, b), new.mod, old.mod)
     return Carry(neurons, jnp.where(flag[:, None], new.logp, old.logp), mod)
 
@@ -39,6 +45,9 @@ def _select(flag, new: Carry, old: Carry) -> Carry:
 def _run(model: SpikingLM, params, prompts, lengths, key, max_new: int, sampling: Sampling,
          mask):
     """A batch: ``prompts`` (B, C) int32 padded, ``lengths`` (B,) valid tokens (>= 1)."""
+    b0 = prompts.shape[0]
+    prompts = pad_batch(model, prompts)           # packed spikes: a multiple of 32 sequences
+    lengths = jnp.pad(lengths, (0, prompts.shape[0] - b0), constant_values=1)
     b, c = prompts.shape
     if model.fused is not None:
         weights = gen_weights(model, params)          # once per call, outside the scans
@@ -70,7 +79,7 @@ def _run(model: SpikingLM, params, prompts, lengths, key, max_new: int, sampling
         return carry, tok
 
     _, toks = jax.lax.scan(gen, carry, jax.random.split(key, max_new))
-    return toks.T
+    return toks.T[:b0]
 
 
 _CACHE: dict = {}

@@ -27,13 +27,14 @@ from jaxtyping import Array, Float, Int
 
 from . import neuromodulation as nm
 from .modules import (MODULES, TAU_M, BrainSpec, Connectivity, EventPlan, ModState,
-                      NeuronConsts, build_connectivity, flat_weights, fused_input, init_state,
-                      local_sources, make_event_plan, neuron_consts, substep, synaptic_input)
+                      LANES, NeuronConsts, build_connectivity, flat_weights, fused_input,
+                      init_state, local_sources, make_event_plan, neuron_consts, pack_spikes,
+                      substep, synaptic_input, unpack_spikes)
 
 __all__ = ["SpikingLM", "make_model", "with_events", "with_fused", "measure_activity",
            "event_capacities", "init_params", "calibrate", "param_count", "Carry", "init_carry",
            "token_step", "GenState", "init_gen_carry", "gen_weights", "gen_token_step",
-           "generation_nll",
+           "generation_nll", "pad_batch",
            "sequence_metrics", "batch_metrics", "loss_fn", "ALL_MODULATORS"]
 
 ALL_MODULATORS = jnp.ones((3,), jnp.float32)
@@ -54,6 +55,7 @@ class SpikingLM(NamedTuple):
     compute_dtype: str = "float32"
     events: EventPlan | None = None   # event-driven propagation (None: dense gather)
     fused: tuple | None = None        # generation on the fused path: local_sources(spec, conn)
+    packed: bool = False              # fused path with spikes packed 32 columns to a word
 
 
 _MODELS: dict = {}
@@ -195,31 +197,39 @@ def _decode(spec: BrainSpec, params: dict, z_out, v_out):
 
 class GenState(NamedTuple):
     """Network state of a batch for generation on the fused path: per module (tuples of 6)
-    membrane ``v`` and adaptation ``a`` (n_m, B) float32 and last spikes ``s`` (n_m, B) bool;
-    the read-out trace ``z`` (out_dim, B) float32 of Broca's read-out neurons only, the one
-    part of the trace the decoder reads. The same numbers as :class:`ModState`, without the
-    (N, B) float32 spikes and the unread traces."""
+    membrane ``v`` and adaptation ``a`` (n_m, B) float32 and last spikes ``s`` (n_m, B) bool
+    (packed: (n_m, B / 32) uint32, :func:`jaxbrain.lm.modules.pack_spikes`); the read-out
+    trace ``z`` (out_dim, B) float32 of Broca's read-out neurons only, the one part of the
+    trace the decoder reads. The same numbers as :class:`ModState`, without the (N, B)
+    float32 spikes and the unread traces."""
     v: tuple
     a: tuple
     s: tuple
     z: Float[Array, "out B"]
 
 
-def with_fused(model: SpikingLM, on: bool = True) -> SpikingLM:
+def with_fused(model: SpikingLM, on: bool = True, packed: bool = False) -> SpikingLM:
     """The same model whose :func:`jaxbrain.lm.generate.generate_ids` runs on the fused path
     (:func:`gen_token_step`: the dense gather's sum as one loop fusion per module over 1-byte
     spikes, no event lists, no capacities); training and :func:`token_step` are unchanged.
-    Replaces the event path; ``on=False`` turns it off."""
+    Replaces the event path; ``on=False`` turns it off. ``packed``: spikes stored 32 batch
+    columns to a uint32 word (8x less spike memory to gather from; the batch is padded to a
+    multiple of 32), the same results."""
     if not on:
-        return model._replace(fused=None)
-    return model._replace(events=None, fused=local_sources(model.spec, model.conn))
+        return model._replace(fused=None, packed=False)
+    return model._replace(events=None, fused=local_sources(model.spec, model.conn),
+                          packed=bool(packed))
 
 
 def init_gen_carry(model: SpikingLM, batch: int) -> Carry:
-    """:func:`init_carry` for the fused path (a :class:`GenState` at rest)."""
+    """:func:`init_carry` for the fused path (a :class:`GenState` at rest); packed spikes
+    need ``batch`` to be a multiple of 32."""
     spec, c = model.spec, init_carry(model, batch)
+    if model.packed and batch % LANES:
+        raise ValueError(f"packed spikes need a batch that is a multiple of {LANES}; got {batch}")
     zeros = tuple(jnp.zeros((n, batch), jnp.float32) for n in spec.sizes)
-    off = tuple(jnp.zeros((n, batch), bool) for n in spec.sizes)
+    off = tuple(jnp.zeros((n, batch // LANES), jnp.uint32) if model.packed else
+                jnp.zeros((n, batch), bool) for n in spec.sizes)
     return c._replace(neurons=GenState(zeros, zeros, off,
                                        jnp.zeros((spec.out_dim, batch), jnp.float32)))
 
@@ -259,7 +269,7 @@ def gen_token_step(model: SpikingLM, params: dict, weights, carry: Carry,
             current = g_in[t][None, :] * (fused_input(spec, t, wt[t], src[t], st.s) + ext[t])
             # the expressions of modules.substep, with per-module constants
             beta = beta0 * g_beta[t][None, :]
-            s_prev = st.s[t].astype(jnp.float32)
+            s_prev = (unpack_spikes(st.s[t]) if model.packed else st.s[t]).astype(jnp.float32)
             theta_prev = 1.0 + beta * st.a[t]
             v = alpha * st.v[t] + current - theta_prev * s_prev
             a = rho * st.a[t] + (1.0 - rho) * s_prev
@@ -268,6 +278,8 @@ def gen_token_step(model: SpikingLM, params: dict, weights, carry: Carry,
             as_.append(a)
             ss.append((v - theta) / theta >= 0)
         z = decay_out * st.z + ss[2][:n_out].astype(jnp.float32)
+        if model.packed:
+            ss = [pack_spikes(x) for x in ss]
         return GenState(tuple(vs), tuple(as_), tuple(ss), z), None
 
     state, _ = jax.lax.scan(one, carry.neurons, None, length=spec.substeps,
@@ -281,19 +293,29 @@ def generation_nll(model: SpikingLM, params: dict, input_ids: Int[Array, "B T"],
     """Summed next-token cross-entropy (nats) per sequence, teacher-forced from rest, through
     the step that :func:`jaxbrain.lm.generate.generate_ids` runs for this model (the fused
     path's :func:`gen_token_step` or :func:`token_step`): checks that paths agree."""
+    x, y = jnp.asarray(input_ids), jnp.asarray(target_ids)
+    b = x.shape[0]
     if model.fused is not None:
+        x, y = pad_batch(model, x), pad_batch(model, y)
         weights = gen_weights(model, params)
         step, carry = (lambda c, x: gen_token_step(model, params, weights, c, x, mask),
-                       init_gen_carry(model, input_ids.shape[0]))
+                       init_gen_carry(model, x.shape[0]))
     else:
         step, carry = (lambda c, x: token_step(model, params, c, x, mask),
-                       init_carry(model, input_ids.shape[0]))
+                       init_carry(model, b))
 
     def body(c, xy):
         c, logp = step(c, xy[0])
         return c, -jnp.take_along_axis(logp, xy[1][:, None], axis=1)[:, 0]
-    _, nll = jax.lax.scan(body, carry, (jnp.asarray(input_ids).T, jnp.asarray(target_ids).T))
-    return jnp.sum(nll, axis=0)
+    _, nll = jax.lax.scan(body, carry, (x.T, y.T))
+    return jnp.sum(nll, axis=0)[:b]
+
+
+def pad_batch(model: SpikingLM, x):
+    """``x`` (B, ...) padded with zero rows to the batch the model generates with (a
+    multiple of 32 for packed spikes; sequences are independent, so padding changes none)."""
+    pad = -x.shape[0] % LANES if model.packed else 0
+    return jnp.pad(x, ((0, pad),) + ((0, 0),) * (x.ndim - 1)) if pad else x
 
 
 def _module_counts(spec: BrainSpec, s):

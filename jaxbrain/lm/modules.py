@@ -60,7 +60,8 @@ from ..config import ConfigError
 __all__ = ["MODULES", "WIRING", "BrainSpec", "SCALES", "Connectivity", "build_connectivity",
            "NeuronConsts", "neuron_consts", "ModState", "init_state", "substep",
            "synaptic_input", "EventPlan", "make_event_plan", "projection_columns",
-           "active_lists", "event_overflow", "flat_weights", "local_sources", "fused_input"]
+           "active_lists", "event_overflow", "flat_weights", "local_sources", "LANES", "pack_spikes",
+           "unpack_spikes", "fused_input"]
 
 MODULES = ("thalamus", "wernicke", "broca", "hippocampus", "pfc", "basal_ganglia")
 
@@ -594,19 +595,53 @@ def local_sources(spec: BrainSpec, conn: Connectivity) -> tuple:
     return tuple(out)
 
 
+def _rows(x, idx):
+    """``x[idx]`` for in-range int32 ``idx`` (n,): one gather of whole rows, without the
+    negative-index fix-up (a compare and select per index) that ``x[idx]`` adds."""
+    dn = jax.lax.GatherDimensionNumbers(offset_dims=(1,), collapsed_slice_dims=(0,),
+                                        start_index_map=(0,))
+    return jax.lax.gather(x, idx[:, None], dn, (1, x.shape[1]),
+                          mode=jax.lax.GatherScatterMode.PROMISE_IN_BOUNDS)
+
+
+LANES = 32   # batch columns per packed spike word
+
+
+def pack_spikes(s):
+    """(n, B) bool -> (n, B / 32) uint32: bit i of word w is column 32 w + i."""
+    n, b = s.shape
+    lane = jnp.arange(LANES, dtype=jnp.uint32)[None, None, :]
+    return jnp.sum(s.reshape(n, b // LANES, LANES).astype(jnp.uint32) << lane, axis=-1,
+                   dtype=jnp.uint32)
+
+
+def unpack_spikes(p):
+    """Inverse of :func:`pack_spikes`: (n, W) uint32 -> (n, 32 W) bool."""
+    bits = (p[:, :, None] >> jnp.arange(LANES, dtype=jnp.uint32)[None, None, :]) & 1
+    return bits.astype(bool).reshape(p.shape[0], -1)
+
+
 def fused_input(spec: BrainSpec, t: int, wt: Float[Array, "K n"], src, s: tuple):
     """Synaptic input of target module ``t`` (n_t, B) float32 from the spikes ``s`` (one
-    (n_m, B) bool array per module), for the forward pass only.
+    array per module: (n_m, B) bool, or (n_m, B / 32) uint32 words of :func:`pack_spikes`),
+    for the forward pass only.
 
     ``wt`` (K_t, n_t) are the module's weights transposed and already rounded to the gather
     dtype (float32 values); ``src`` (K_t, n_t) its :func:`local_sources`. The sum runs over
-    the slots in order, ``acc + where(s[m_k][src[k]], wt[k], 0)``: the dense gather's terms,
-    with no (n, K, B) intermediate, so XLA emits one loop fusion whose threads each read
-    ``K_t`` spike rows (1 byte per column)."""
-    acc = jnp.zeros((wt.shape[1], s[0].shape[1]), jnp.float32)
+    the slots in order, ``acc + where(spike(s[m_k][src[k]]), wt[k], 0)``: the dense gather's
+    terms, with no (n, K, B) intermediate, so XLA emits one loop fusion whose threads each
+    read ``K_t`` spike rows (1 byte per column, or 1 bit packed)."""
+    packed = s[0].dtype == jnp.uint32
+    n, w = wt.shape[1], s[0].shape[1]
+    lane = jnp.arange(LANES, dtype=jnp.uint32)[None, None, :]
+    acc = jnp.zeros((n, w * LANES) if packed else (n, w), jnp.float32)
     for m, a, z in projection_columns(spec)[t]:
         for k in range(a, z):
-            acc = acc + jnp.where(s[m][src[k]], wt[k][:, None], 0.0)
+            if packed:   # column 32 i + l is bit l of word i
+                spike = ((_rows(s[m], src[k])[:, :, None] >> lane) & 1 != 0).reshape(n, -1)
+            else:
+                spike = _rows(s[m], src[k])
+            acc = acc + jnp.where(spike, wt[k][:, None], 0.0)
     return acc
 
 

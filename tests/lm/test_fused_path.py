@@ -100,3 +100,30 @@ def test_fused_text_generation_and_switches():
     a = generate(model, params, tok, "abc", 20, Sampling(0.9), seed=4)
     b = generate(fm, params, tok, "abc", 20, Sampling(0.9), seed=4)
     assert a == b and len(b) == 20
+
+
+def test_packed_spikes_same_results():
+    """Spikes packed 32 columns to a word: the same tokens and loss (the batch of 5 is padded
+    to 32 inside and cut back)."""
+    from jaxbrain.lm.modules import pack_spikes, unpack_spikes
+    s = np.random.default_rng(0).random((7, 64)) < 0.3
+    np.testing.assert_array_equal(np.asarray(unpack_spikes(pack_spikes(jnp.asarray(s)))), s)
+    spec = BrainSpec.scale("tiny", substeps=3)
+    model = make_model(spec, 40)
+    params = init_params(model, jax.random.key(2))
+    fm, pm = with_fused(model), with_fused(model, packed=True)
+    assert pm.packed and not with_fused(pm, False).packed
+    rs = np.random.default_rng(1)
+    prompts = jnp.asarray(rs.integers(0, 40, (5, 3)), jnp.int32)
+    lengths = jnp.asarray([1, 3, 2, 3, 1], jnp.int32)
+    t = [np.asarray(generate_ids(m, params, prompts, lengths, jax.random.key(3), 10,
+                                 Sampling(1.0))) for m in (fm, pm)]
+    assert t[1].shape == (5, 10)
+    np.testing.assert_array_equal(t[1], t[0])
+    x = jnp.asarray(rs.integers(0, 40, (3, 9)), jnp.int32)
+    nll = [jax.jit(lambda p, x, m=m: generation_nll(m, p, x[:, :-1], x[:, 1:]))(params, x)
+           for m in (fm, pm)]
+    assert nll[1].shape == (3,)
+    np.testing.assert_array_equal(np.asarray(nll[1]), np.asarray(nll[0]))
+    with pytest.raises(ValueError, match="multiple of 32"):
+        init_gen_carry(pm, 5)
