@@ -1,15 +1,24 @@
 """Throughput of the spiking LM: training and generation tokens/s at the seeds' sizes, batch 1
-and large batches, for the dense gather and the event-driven propagation in the same run, with
-the work per token (decoder FLOPs, synaptic operations, spike events, event-list slots) and
-the hardware floors they imply. Writes bench.json.
+and large batches, for the dense gather, the event-driven propagation and the fused generation
+path in the same run, with the work per token (decoder FLOPs, synaptic operations, spike
+events, event-list slots) and the hardware floors they imply. Writes bench.json.
 
 The event path's capacities come from the activity measured on a teacher-forced batch of the
 benchmark's own random tokens (``measure_activity`` -> ``event_capacities``); the fraction
-of substeps of that batch that would overflow (and so run the dense fallback) is reported."""
+of substeps of that batch that would overflow (and so run the dense fallback) is reported.
+
+Agreement between the paths: the teacher-forced loss of that batch through each path's
+generation step (``generation_nll``), and the fraction of generated tokens equal to the dense
+path's (same prompts, same key). With ``hlo_batch`` > 0 the optimised HLO of each path's
+generation call is compiled on the benchmark's device and accounted per generated token
+(:func:`hlo_accounting`: kernels, bytes written and read, by kind; the HLO text is saved)."""
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import math
+import re
 import time
 from pathlib import Path
 
@@ -18,15 +27,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxbrain.config import at_least, one_of, param, positive
-from jaxbrain.lm.generate import generate_ids
-from jaxbrain.lm.model import (event_capacities, init_params, make_model, measure_activity,
-                               param_count, with_events)
+from jaxbrain.lm.generate import _compiled
+from jaxbrain.lm.model import (ALL_MODULATORS, event_capacities, generation_nll, init_params,
+                               make_model, measure_activity, param_count, with_events,
+                               with_fused)
 from jaxbrain.lm.modules import MODULES, BrainSpec
 from jaxbrain.lm.sampling import Sampling
 from jaxbrain.lm.train import TrainConfig, make_optimizer, make_train_step
 from jaxbrain.runs import write_json
 
-__all__ = ["Config", "run", "floors"]
+__all__ = ["Config", "run", "floors", "hlo_accounting"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,8 +54,14 @@ class Config:
     transposed_backward: bool = param(True, None, "backward of the spike gather as a gather over "
                                       "the source-major table (False: XLA's scatter-add)")
     remat: bool = param(True, None, "recompute each token's forward in the backward pass")
-    paths: tuple[str, ...] = param(("dense", "event"), None, "propagation paths to time: "
-                                   "'dense' (gather over all slots), 'event' (active lists)")
+    paths: tuple[str, ...] = param(("dense", "event", "fused", "packed"), None, "propagation "
+                                   "paths to time: 'dense' (gather over all slots), 'event' "
+                                   "(active lists), 'fused' and 'packed' (generation only: "
+                                   "with_fused, spikes 1 byte or 1 bit per column)")
+    hlo: bool = param(False, None, "account the optimised HLO of each generation row "
+                      "(per generated token; the HLO text is saved under hlo/)")
+    agree_batch: int = param(16, at_least(0), "sequences of the probe batch scored through each "
+                             "path's generation step, first scale only (0: off)")
     probe_batch: int = param(256, positive, "batch of the activity probe that sizes the lists")
     headroom: float = param(1.5, at_least(1.0), "capacity = headroom x peak count + 16")
     dense_rate: float = param(0.15, positive, "source modules above this rate stay dense")
@@ -56,15 +72,16 @@ class Config:
 
 
 def _time(fn, repeats):
+    """(first call s, median s of ``repeats`` more, the last result)."""
     t0 = time.perf_counter()
     jax.block_until_ready(fn())
     compile_s = time.perf_counter() - t0
     ts = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        jax.block_until_ready(fn())
+        res = jax.block_until_ready(fn())
         ts.append(time.perf_counter() - t0)
-    return compile_s, float(np.median(ts))
+    return compile_s, float(np.median(ts)), res
 
 
 def floors(spec: BrainSpec, model, caps, counts, cfg: Config) -> dict:
@@ -74,6 +91,9 @@ def floors(spec: BrainSpec, model, caps, counts, cfg: Config) -> dict:
     are shared by the batch); event path 8 per list slot (4-byte weight gather, 4-byte
     scatter-add; padded slots counted, as the kernel visits them) plus 2 per dense-source
     slot; the neuron update reads and writes v, a, s, z (32 bytes per neuron and substep).
+    Fused generation path: 1 byte per slot (the bool spike, as if never cached) and 18 per
+    neuron and substep (v, a read and written; the spike written and read); packed: 1 bit
+    per slot and per spike.
     Training: forward, recomputed forward, weight gradient and spike gradient, each like one
     forward pass (the spike gradient is always dense: the surrogate derivative is non-zero
     below threshold), and about 3 neuron updates."""
@@ -91,6 +111,10 @@ def floors(spec: BrainSpec, model, caps, counts, cfg: Config) -> dict:
     bw = cfg.hbm_gbps * 1e9
     gen_dense = S * (2 * dense_slots + upd)
     gen_event = S * (8 * ev_slots + 2 * dense_src + upd)
+    # fused: 1 byte per gathered spike (if none came from cache), v and a read and written,
+    # spikes written and read (18 bytes per neuron and substep)
+    gen_fused = S * (dense_slots + 18 * spec.n)
+    gen_packed = S * (dense_slots / 8 + 16.25 * spec.n)      # 1 bit per slot and spike
     train_dense = S * (4 * 2 * dense_slots + 3 * upd)
     train_event = S * (2 * dense_slots + 3 * (8 * ev_slots + 2 * dense_src) + 3 * upd)
     # the 'sparse matrix times dense matrix' alternative: spikes (B, n_src) @ dense W blocks
@@ -100,6 +124,7 @@ def floors(spec: BrainSpec, model, caps, counts, cfg: Config) -> dict:
             "event_slots_per_token": S * ev_slots, "dense_source_slots_per_token": S * dense_src,
             "max_out_degree": deg, "capacities": list(caps),
             "floor_gen_dense_tok_s": bw / gen_dense, "floor_gen_event_tok_s": bw / gen_event,
+            "floor_gen_fused_tok_s": bw / gen_fused, "floor_gen_packed_tok_s": bw / gen_packed,
             "floor_train_dense_tok_s": bw / train_dense,
             "floor_train_event_tok_s": bw / train_event,
             "floor_gen_matmul_tok_s": cfg.matmul_tflops * 1e12 / mm_flops,
@@ -137,7 +162,17 @@ def run(cfg: Config, out: Path) -> dict:
                 **floors(spec, ev_model, caps, counts, cfg)}
         infos.append(info)
         print(info, flush=True)
-        models = {"dense": model, "event": ev_model}
+        models = {"dense": model, "event": ev_model, "fused": with_fused(model),
+                  "packed": with_fused(model, packed=True)}
+        if cfg.agree_batch and scale == cfg.scales[0]:
+            # the same teacher-forced batch through each path's generation step
+            xa, nll = x[:cfg.agree_batch], {}
+            for path in cfg.paths:
+                f = jax.jit(lambda p, x, m=models[path]: generation_nll(m, p, x[:, :-1], x[:, 1:]))
+                nll[path] = float(jnp.mean(f(params, xa))) / (cfg.seq_len - 1)
+            info["nll_per_token"] = nll
+            print({"nll_per_token": nll}, flush=True)
+        gen_toks = {}
         div = cfg.big_scale_divisor if scale == "4x" else 1
         jobs = [("train", b) for b in cfg.train_batches] + [("generate", b) for b in cfg.gen_batches]
         # large batches first (the targets), batch 1 after
@@ -147,21 +182,41 @@ def run(cfg: Config, out: Path) -> dict:
             for path in cfg.paths:
                 if time.perf_counter() - t_start > cfg.budget_s:
                     break
+                if mode == "train" and path in ("fused", "packed"):
+                    continue                      # generation paths: training is unchanged
                 m = models[path]
                 row = {"scale": scale, "mode": mode, "batch": b, "path": path}
                 try:
                     if mode == "train":
                         step = make_train_step(m, opt, remat=cfg.remat)
                         xs = jnp.asarray(rs.integers(0, cfg.vocab, (b, cfg.seq_len)), jnp.int32)
-                        c, t = _time(lambda: step(params, ost, xs, xs).loss, cfg.repeats)
+                        c, t, _ = _time(lambda: step(params, ost, xs, xs).loss, cfg.repeats)
                         n_tok = b * cfg.seq_len
                     else:
-                        prompts = jnp.asarray(rs.integers(0, cfg.vocab, (b, 1)), jnp.int32)
-                        lengths = jnp.ones((b,), jnp.int32)
-                        c, t = _time(lambda: generate_ids(m, params, prompts, lengths,
-                                                          jax.random.key(1), cfg.gen_len,
-                                                          Sampling(temperature=1.0)), cfg.repeats)
+                        prompts = jnp.asarray(np.random.default_rng(b).integers(
+                            0, cfg.vocab, (b, 1)), jnp.int32)      # the same for every path
+                        # generate_ids's own jitted function, compiled here so that its
+                        # optimised HLO can be accounted
+                        args = (params, prompts, jnp.ones((b,), jnp.int32), jax.random.key(1),
+                                ALL_MODULATORS)
+                        t0 = time.perf_counter()
+                        exe = _compiled(m, cfg.gen_len, Sampling(temperature=1.0)).lower(
+                            *args).compile()
+                        c0 = time.perf_counter() - t0
+                        c, t, toks = _time(lambda: exe(*args), cfg.repeats)
+                        c += c0
                         n_tok = b * cfg.gen_len
+                        if cfg.hlo:
+                            txt = exe.as_text()
+                            (Path(out) / "hlo").mkdir(parents=True, exist_ok=True)
+                            (Path(out) / "hlo" / f"{scale}_{path}_b{b}.txt").write_text(txt)
+                            row["hlo"] = hlo_accounting(txt, b, cfg.gen_len)
+                        toks = np.asarray(toks)
+                        gen_toks[(b, path)] = toks
+                        if (b, "dense") in gen_toks:
+                            ref = gen_toks[(b, "dense")]
+                            row["tokens_equal_dense"] = float(np.mean(toks == ref))
+                            row["sequences_equal_dense"] = float(np.mean(np.all(toks == ref, 1)))
                     row.update(compile_s=c, step_s=t, tokens_per_s=n_tok / t)
                     fl = info[f"floor_{'gen' if mode == 'generate' else 'train'}_{path}_tok_s"]
                     row["fraction_of_floor"] = row["tokens_per_s"] / fl
@@ -174,20 +229,33 @@ def run(cfg: Config, out: Path) -> dict:
 
 
 def _write(cfg, out, dev, infos, rows, t_start, final=False):
-    # event / dense ratio per (scale, mode, batch)
+    # path / dense ratio per (scale, mode, batch)
     ratios = []
     for r in rows:
-        if r["path"] == "event" and "tokens_per_s" in r:
+        if r["path"] != "dense" and "tokens_per_s" in r:
             d = [q for q in rows if q["path"] == "dense" and "tokens_per_s" in q and
                  (q["scale"], q["mode"], q["batch"]) == (r["scale"], r["mode"], r["batch"])]
             if d:
                 ratios.append({"scale": r["scale"], "mode": r["mode"], "batch": r["batch"],
-                               "dense_tok_s": d[0]["tokens_per_s"],
-                               "event_tok_s": r["tokens_per_s"],
+                               "path": r["path"], "dense_tok_s": d[0]["tokens_per_s"],
+                               "tok_s": r["tokens_per_s"],
                                "speedup": r["tokens_per_s"] / d[0]["tokens_per_s"]})
     if final:
-        for q in ratios:
-            print(q, flush=True)
+        print(f"{'scale':8} {'mode':9} {'batch':>5} {'path':6} {'tok/s':>10} {'x dense':>8} "
+              f"{'floor':>6} {'compile s':>9} {'same tokens':>11} {'MB written/tok':>14}")
+        for r in rows:
+            if "tokens_per_s" not in r:
+                print(r["scale"], r["mode"], r["batch"], r["path"], "error:", r.get("error"))
+                continue
+            sp = [q["speedup"] for q in ratios
+                  if (q["scale"], q["mode"], q["batch"], q["path"]) ==
+                  (r["scale"], r["mode"], r["batch"], r["path"])]
+            hlo = r.get("hlo", {}).get("written_per_token")
+            print(f"{r['scale']:8} {r['mode']:9} {r['batch']:5d} {r['path']:6} "
+                  f"{r['tokens_per_s']:10.1f} {(sp[0] if sp else 1.0):8.2f} "
+                  f"{r['fraction_of_floor']:6.3f} {r['compile_s']:9.1f} "
+                  f"{r.get('tokens_equal_dense', float('nan')):11.3f} "
+                  f"{(hlo or float('nan')) / 1e6:14.2f}", flush=True)
     res = {"complete": final, "device": dev.device_kind, "jax": jax.__version__, "substeps": cfg.substeps,
            "transposed_backward": cfg.transposed_backward, "remat": cfg.remat,
            "config": dataclasses.asdict(cfg), "scales": infos, "rows": rows, "speedups": ratios,
@@ -195,3 +263,134 @@ def _write(cfg, out, dev, infos, rows, t_start, final=False):
     Path(out).mkdir(parents=True, exist_ok=True)
     write_json(Path(out) / "bench.json", res)
     return {"n_rows": len(rows), "device": dev.device_kind}
+
+
+# --- HLO accounting -----------------------------------------------------------------------
+
+_ELEM = {"pred": 1, "s8": 1, "u8": 1, "bf16": 2, "f16": 2, "s16": 2, "u16": 2, "f32": 4,
+         "s32": 4, "u32": 4, "f64": 8, "s64": 8, "u64": 8}
+_ARRAY = re.compile(r"\b(pred|bf16|[suf]\d+)\[([\d,]*)\]")
+_INSTR = re.compile(r"^\s*(?:ROOT\s+)?%([\w.\-]+) = (.*)$")
+_NO_KERNEL = {"parameter", "constant", "get-tuple-element", "tuple", "bitcast", "after-all",
+              "opt-barrier", "partition-id", "replica-id"}
+_RNG = re.compile(r"threefry|random_bits|_gumbel|_uniform")
+
+
+def _nbytes(shape: str) -> int:
+    return sum(_ELEM.get(t, 4) * math.prod(int(d) for d in dims.split(",") if d)
+               for t, dims in _ARRAY.findall(shape))
+
+
+def _close(text: str, start: int) -> int:
+    """Index of the parenthesis closing the one at ``start``."""
+    depth = 0
+    for i in range(start, len(text)):
+        depth += (text[i] == "(") - (text[i] == ")")
+        if depth == 0:
+            return i
+    return len(text)
+
+
+def _parse_hlo(text: str):
+    """{computation: [instruction dicts]} and the entry computation's name."""
+    comps, entry, cur = {}, None, None
+    for line in text.splitlines():
+        if not line.startswith(" ") and line.rstrip().endswith("{"):
+            m = re.match(r"^(ENTRY\s+)?%([\w.\-]+)", line)
+            if m:
+                cur = comps.setdefault(m.group(2), [])
+                entry = m.group(2) if m.group(1) else entry
+            continue
+        if line.startswith("}"):
+            cur = None
+            continue
+        m = _INSTR.match(line) if cur is not None else None
+        if not m:
+            continue
+        name, rest = m.groups()
+        if rest.startswith("("):
+            i = _close(rest, 0)
+            shape, rem = rest[:i + 1], rest[i + 1:].lstrip()
+        else:
+            shape, _, rem = rest.partition(" ")
+        om = re.match(r"([\w\-]+)\(", rem)
+        if om:
+            j = _close(rem, om.end() - 1)
+            cur.append(dict(name=name, shape=shape, op=om.group(1), attrs=rem[j + 1:],
+                            operands=re.findall(r"%([\w.\-]+)", rem[om.end():j])))
+    return comps, entry
+
+
+def hlo_accounting(text: str, batch: int, steps: int, branch: int = 0, top: int = 8) -> dict:
+    """Kernels per step and bytes per token of an optimised HLO module (``as_text()`` of a
+    compiled call that generates ``steps`` tokens for ``batch`` sequences).
+
+    Every instruction that is not a parameter, constant, tuple or bitcast counts as one
+    kernel, times the trip counts of the loops around it (``known_trip_count``); of a
+    conditional only branch ``branch`` is counted (0: the event path's no-overflow branch).
+    ``written``: bytes of the kernel's outputs; ``read``: bytes of its operands (an upper
+    bound: a fusion that gathers from an operand reads only the gathered part, and an
+    in-place scatter's operand is only partly touched). Kinds: the first of scatter, sort,
+    gather, dot, reduce, copy found in the kernel (random-number kernels: ``rng``), else
+    elementwise. Kernels are divided by ``steps``, bytes by ``batch * steps`` tokens."""
+    tokens = batch * steps
+    comps, entry = _parse_hlo(text)
+    kernels = []
+
+    def fused_ops(cname):
+        ops = set()
+        for ins in comps.get(cname, []):
+            ops.add(ins["op"])
+            for c in re.findall(r"calls=%([\w.\-]+)", ins["attrs"]):
+                ops |= fused_ops(c)
+        return ops
+
+    def walk(cname, mult, rng):
+        shapes = {}
+        for ins in comps[cname]:
+            shapes[ins["name"]] = ins["shape"]
+            op, at = ins["op"], ins["attrs"]
+            meta = re.search(r'op_name="([^"]*)"', at)
+            where = meta.group(1) if meta else ""
+            if op in _NO_KERNEL:
+                continue
+            if op == "while":
+                trip = re.search(r'"known_trip_count":\{"n":"(\d+)"', at)
+                walk(re.search(r"body=%([\w.\-]+)", at).group(1),
+                     mult * (int(trip.group(1)) if trip else 1), rng or bool(_RNG.search(where)))
+            elif op == "conditional":
+                bm = re.search(r"branch_computations=\{([^}]*)\}", at)
+                names = (re.findall(r"%([\w.\-]+)", bm.group(1)) if bm else
+                         [re.search(rf"{k}_computation=%([\w.\-]+)", at).group(1)
+                          for k in ("false", "true")])
+                walk(names[min(branch, len(names) - 1)], mult, rng)
+            elif op == "call":
+                walk(re.search(r"to_apply=%([\w.\-]+)", at).group(1), mult, rng)
+            else:
+                cm = re.search(r"calls=%([\w.\-]+)", at)
+                ops = fused_ops(cm.group(1)) - {"parameter"} if op == "fusion" and cm else {op}
+                if op == "custom-call" and re.search(r"gemm|matmul|dot", at):
+                    ops.add("dot")                           # cuBLAS / cuBLASLt calls
+                kind = "rng" if rng or _RNG.search(where + at) else next(
+                    (k for k in ("scatter", "sort", "gather", "dot", "reduce", "copy")
+                     if k in ops), "elementwise")
+                kernels.append(dict(kind=kind, op=op, shape=ins["shape"][:60], mult=mult,
+                                    out=_nbytes(ins["shape"]),
+                                    inp=sum(_nbytes(shapes.get(o, "")) for o in ins["operands"]),
+                                    where="/".join(where.split("/")[-2:])))
+    walk(entry, 1, False)
+    kinds = collections.defaultdict(lambda: [0, 0.0, 0.0])
+    for k in kernels:
+        kinds[k["kind"]][0] += k["mult"]
+        kinds[k["kind"]][1] += k["mult"] * k["out"] / tokens
+        kinds[k["kind"]][2] += k["mult"] * k["inp"] / tokens
+    ranked = sorted(kernels, key=lambda k: -k["mult"] * (k["out"] + k["inp"]))[:top]
+    return {"kernels_per_step": sum(k["mult"] for k in kernels) / steps,
+            "written_per_token": sum(k["mult"] * k["out"] for k in kernels) / tokens,
+            "read_per_token": sum(k["mult"] * k["inp"] for k in kernels) / tokens,
+            "by_kind": {c: {"kernels_per_step": v[0] / steps, "written": v[1], "read": v[2]}
+                        for c, v in sorted(kinds.items(), key=lambda x: -x[1][1] - x[1][2])},
+            "top": [{"where": k["where"], "op": k["op"], "shape": k["shape"],
+                     "per_step": k["mult"] / steps,
+                     "written": k["mult"] * k["out"] / tokens,
+                     "read": k["mult"] * k["inp"] / tokens} for k in ranked]}
