@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import gzip
 import math
 import re
 import time
@@ -59,7 +60,7 @@ class Config:
                                    "(active lists), 'fused' and 'packed' (generation only: "
                                    "with_fused, spikes 1 byte or 1 bit per column)")
     hlo: bool = param(False, None, "account the optimised HLO of each generation row "
-                      "(per generated token; the HLO text is saved under hlo/)")
+                      "(per generated token; the gzipped HLO text is saved under hlo/)")
     agree_batch: int = param(16, at_least(0), "sequences of the probe batch scored through each "
                              "path's generation step, first scale only (0: off)")
     probe_batch: int = param(256, positive, "batch of the activity probe that sizes the lists")
@@ -209,7 +210,8 @@ def run(cfg: Config, out: Path) -> dict:
                         if cfg.hlo:
                             txt = exe.as_text()
                             (Path(out) / "hlo").mkdir(parents=True, exist_ok=True)
-                            (Path(out) / "hlo" / f"{scale}_{path}_b{b}.txt").write_text(txt)
+                            (Path(out) / "hlo" / f"{scale}_{path}_b{b}.txt.gz").write_bytes(
+                                gzip.compress(txt.encode()))
                             row["hlo"] = hlo_accounting(txt, b, cfg.gen_len)
                         toks = np.asarray(toks)
                         gen_toks[(b, path)] = toks
