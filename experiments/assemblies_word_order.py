@@ -6,6 +6,11 @@ sentences with plasticity off, each constituent chosen by the largest total syna
 (MOOD -> role helpers first, then syntactic area -> the remaining helpers). Success: the
 generated order equals the trained one. Reference: after 10 SVO sentences 2 of 5
 generations were SVO (word_order_int.py, ~46 s per training sentence on 2 CPU cores).
+
+Timing (per order): with ``warmup`` one sentence per mood is trained and generated in a scratch
+brain first (``warmup_s``: compilation plus that work), then every training sentence and every
+generated sentence is timed on its own (wall clock, synchronised): ``train_s_per_sentence``,
+``generate_s_per_sentence`` (means; medians alongside), compilation excluded.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ class Config:
     num_generate: int = param(5, at_least(1), "generated sentences per test")
     store_capacity: int = param(2**18, positive, "learned-delta slots per fibre")
     seed: int = param(0, nonnegative, "connectivity and sentence seed")
+    warmup: bool = param(True, None, "compile in a scratch brain first (times exclude compilation)")
 
     def check(self):
         for o in self.orders:
@@ -46,6 +52,7 @@ class Config:
 
 def run(cfg: Config, out: Path) -> dict:
     import matplotlib.pyplot as plt
+    import numpy as np
     from jaxbrain.assemblies import word_order as W
 
     res = {}
@@ -58,7 +65,7 @@ def run(cfg: Config, out: Path) -> dict:
         t0 = time.perf_counter()
         r = W.run_trial(ws, cfg.num_train, cfg.num_generate, cfg.test_every, rng_seed=cfg.seed,
                         log=lambda h, o=order: print(o, h["sentences"], h["fraction_correct"][o],
-                                                      flush=True))
+                                                      flush=True), warmup=cfg.warmup)
         wall = time.perf_counter() - t0
         hist = r["history"]
         xs = [h["sentences"] for h in hist]
@@ -71,8 +78,13 @@ def run(cfg: Config, out: Path) -> dict:
             "history": [{"sentences": h["sentences"], "fraction_correct": h["fraction_correct"][order],
                          "generated": h["generated"][order]} for h in hist],
             "wall_s_incl_compile_and_tests": wall,
+            "warmup_s": r["warmup_s"],
+            "times_exclude_compile": bool(cfg.warmup),
             "train_s_per_sentence": r["train_s_per_sentence"],
+            "train_s_per_sentence_median": float(np.median(r["train_s"])),
             "generate_s_per_sentence": r["generate_s_per_sentence"],
+            "generate_s_per_sentence_median": float(np.median(r["generate_s"])),
+            "generated_sentences_timed": len(r["generate_s"]),
             "store_dropped": int(sum(int(v.dropped) for v in stores.values())),
             "store_max_fill": max(int(v.size) for v in stores.values()) / cfg.store_capacity,
         }

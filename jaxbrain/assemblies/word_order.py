@@ -183,34 +183,51 @@ def generate(spec: B.BrainSpec, ws: WordOrderSpec, state: B.BrainState, subj: in
 
 
 def run_trial(ws: WordOrderSpec, num_train: int, num_generate: int, test_every: int = 0,
-              rng_seed: int = 0, log=None) -> dict:
+              rng_seed: int = 0, log=None, warmup: bool = False) -> dict:
     """Train on ``num_train`` random sentences (random mood) and generate ``num_generate``
     sentences per mood every ``test_every`` sentences (0: only at the end).
+
+    ``warmup``: first train one sentence and generate one per mood in a scratch brain (same
+    shapes, so every kernel compiles there; its wall time is ``warmup_s``), so that the
+    per-sentence times below exclude compilation. The scratch brain draws no numbers from the
+    sentence stream: the trial is the same with or without it.
 
     Returns:
         ``{"history": [{"sentences", "fraction_correct": {order: f}, "generated": {...}}],
         "state": final brain, "spec": brain spec, "train_s_per_sentence",
-        "generate_s_per_sentence"}`` (times include the first calls' compilation).
+        "generate_s_per_sentence"`` (s; include the first calls' compilation unless
+        ``warmup``), ``"train_s"`` / ``"generate_s"`` (per-sentence lists, s), ``"warmup_s"``
+        (None without warm-up)``}``.
     """
     spec = make_brain_spec(ws)
     state = B.init(spec)
+    warmup_s = None
+    if warmup:
+        t0 = time.perf_counter()
+        scratch = state
+        for mood in range(len(ws.orders)):
+            scratch = train_sentence(spec, ws, scratch, 0, 1, 0, mood)
+        jax.block_until_ready(scratch)
+        for mood in range(len(ws.orders)):
+            generate(spec, ws, scratch, 0, 1, 0, mood)
+        warmup_s = time.perf_counter() - t0
     rnd = _random.Random(rng_seed)
     hist = []
-    clock = {"train_s": 0.0, "generate_s": 0.0, "generated": 0}
+    clock = {"train_s": [], "generate_s": []}
 
     def test(done):
-        t0 = time.perf_counter()
         frac, gen = {}, {}
         for mood, order in enumerate(ws.orders):
             outs = []
             for _ in range(num_generate):
                 subj = rnd.randrange(ws.num_nouns)
                 obj = rnd.choice([x for x in range(ws.num_nouns) if x != subj])
-                outs.append(generate(spec, ws, state, subj, obj, rnd.randrange(ws.num_verbs), mood))
+                verb = rnd.randrange(ws.num_verbs)
+                t0 = time.perf_counter()
+                outs.append(generate(spec, ws, state, subj, obj, verb, mood))
+                clock["generate_s"].append(time.perf_counter() - t0)
             frac[order] = sum(o == order for o in outs) / len(outs)
             gen[order] = outs
-        clock["generate_s"] += time.perf_counter() - t0
-        clock["generated"] += num_generate * len(ws.orders)
         hist.append({"sentences": done, "fraction_correct": frac, "generated": gen})
         if log:
             log(hist[-1])
@@ -221,10 +238,11 @@ def run_trial(ws: WordOrderSpec, num_train: int, num_generate: int, test_every: 
         state = train_sentence(spec, ws, state, rnd.randrange(ws.num_nouns),
                                rnd.randrange(ws.num_nouns), rnd.randrange(ws.num_verbs), mood)
         jax.block_until_ready(state)
-        clock["train_s"] += time.perf_counter() - t0
+        clock["train_s"].append(time.perf_counter() - t0)
         if test_every and (i + 1) % test_every == 0 and i + 1 < num_train:
             test(i + 1)
     test(num_train)
     return {"history": hist, "state": state, "spec": spec,
-            "train_s_per_sentence": clock["train_s"] / num_train,
-            "generate_s_per_sentence": clock["generate_s"] / max(clock["generated"], 1)}
+            "train_s_per_sentence": sum(clock["train_s"]) / num_train,
+            "generate_s_per_sentence": sum(clock["generate_s"]) / max(len(clock["generate_s"]), 1),
+            "train_s": clock["train_s"], "generate_s": clock["generate_s"], "warmup_s": warmup_s}
