@@ -356,6 +356,19 @@ def _cap_one_device(spec: BrainSpec, state: BrainState, target: str, fibres) -> 
     return k_cap(x, a.k, spec.kcap), fires_any, aux
 
 
+def _update_store(store, pre, post, rule, ok):
+    """``sd.update(..., unique=True)``; on the CPU backend the O(capacity) merge is skipped
+    (``lax.cond``) when every key is already stored, as once an assembly has settled (same
+    result bit for bit; accelerators keep the unconditional form, where a cond costs a
+    device-to-host sync inside scanned training)."""
+    if jax.default_backend() != "cpu":
+        return sd.update(store, pre, post, rule, ok, unique=True)
+    _, found, _ = sd.lookup(store, pre, post)
+    return jax.lax.cond(jnp.any(ok & ~found),
+                        lambda st: sd.update(st, pre, post, rule, ok, unique=True),
+                        lambda st: sd.update_existing(st, pre, post, rule, ok), store)
+
+
 def _hebbian(spec: BrainSpec, state: BrainState, f: Fibre, new_winners, n_new, active, c=None):
     """Store after ``w <- min(w (1 + beta), w_max)`` on synapses source winner -> new winner."""
     dst = spec.area(f.dst)
@@ -388,7 +401,7 @@ def _hebbian(spec: BrainSpec, state: BrainState, f: Fibre, new_winners, n_new, a
     sel = jnp.minimum(sel, m - 1)
     pre = src.winners[sel // dst.k]
     post = new_winners[sel % dst.k]
-    store = sd.update(store, pre, post, rule, ok, unique=True)
+    store = _update_store(store, pre, post, rule, ok)
     overflow = jnp.sum(valid, dtype=jnp.int32) - jnp.sum(ok, dtype=jnp.int32)
     return store._replace(dropped=store.dropped + overflow)
 

@@ -39,7 +39,10 @@ import numpy as np
 
 from . import brain as B
 
-__all__ = ["LearnerSpec", "make_spec", "sentence", "train", "test_words", "load_lexicon"]
+__all__ = ["LearnerSpec", "make_spec", "sentence", "train", "test_words", "load_lexicon",
+           "SentenceSampler", "SAMPLINGS"]
+
+SAMPLINGS = ("iid", "balanced")
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,8 @@ class LearnerSpec:
     min_overlap: float = 0.75
     seed: int = 0
     store_capacity: int = 2**16
+    other_capacity: int = 0      # slots of the fibres without PHON (0: store_capacity / 8)
+    w_max: float = math.inf      # Hebbian weight cap (learner.py: none; a C++ port: 1000)
     kcap: str = "auto"
 
 
@@ -73,10 +78,10 @@ def make_spec(ls: LearnerSpec) -> B.BrainSpec:
              ("VISUAL", "VERB"), ("MOTOR", "NOUN")]
     # PHON <-> lexical fibres gain a new synapse set with almost every (word, context) pair
     # (3.4 M on PHON -> VERB after 2,000 sentences with 100 words); the others ~30x fewer
-    small = min(ls.store_capacity, max(ls.store_capacity // 8, 2**15))
+    small = ls.other_capacity or min(ls.store_capacity, max(ls.store_capacity // 8, 2**15))
     fibres = tuple(B.Fibre(a, b, capacity=ls.store_capacity if "PHON" in (a, b) else small)
                    for a, b in pairs)
-    return B.BrainSpec(areas=areas, fibres=fibres, p=ls.p,
+    return B.BrainSpec(areas=areas, fibres=fibres, p=ls.p, w_max=ls.w_max,
                        seed=ls.seed, store_capacity=ls.store_capacity, kcap=ls.kcap,
                        track_support=False)
 
@@ -114,6 +119,41 @@ def train(spec, ls: LearnerSpec, state, nouns, verbs):
     state, _ = jax.lax.scan(body, state, (jnp.asarray(nouns, jnp.int32),
                                           jnp.asarray(verbs, jnp.int32)))
     return state
+
+
+class SentenceSampler:
+    """Host-side stream of (noun, verb) sentences.
+
+    ``"iid"`` (learner.py's ``train_random_sentence``): noun and verb uniform and independent
+    (per chunk of ``m``: ``m`` nouns, then ``m`` verbs from one numpy generator). Word counts
+    then spread like Binomial(sentences, 1/num_nouns): after N sentences two nouns differ by
+    ~sqrt(2 N / num_nouns) sentences. ``"balanced"``: nouns and verbs are each drawn as
+    consecutive random permutations, so every noun is heard once per ``num_nouns``
+    sentences (every verb once per ``num_verbs``); pairs are still random.
+    """
+
+    def __init__(self, num_nouns: int, num_verbs: int, sampling: str = "iid", seed: int = 0):
+        if sampling not in SAMPLINGS:
+            raise ValueError(f"SentenceSampler: sampling={sampling!r}; allowed: {SAMPLINGS}")
+        self.nn, self.nv, self.sampling = num_nouns, num_verbs, sampling
+        self.rng = np.random.default_rng(seed)
+        self._queues = ([], [])
+
+    def _balanced(self, which: int, m: int) -> np.ndarray:
+        q, size = self._queues[which], (self.nn, self.nv)[which]
+        while len(q) < m:
+            q.extend(self.rng.permutation(size).tolist())
+        out, q[:] = q[:m], q[m:]
+        return np.asarray(out)
+
+    def draw(self, m: int):
+        """(nouns int32[m] in 0..N-1, verbs int32[m] in 0..V-1)."""
+        if self.sampling == "iid":
+            a = self.rng.integers(0, self.nn, m)
+            b = self.rng.integers(0, self.nv, m)
+        else:
+            a, b = self._balanced(0, m), self._balanced(1, m)
+        return a.astype(np.int32), b.astype(np.int32)
 
 
 def _input_sum(spec, s, src, dst):
@@ -156,13 +196,20 @@ def _test_word(spec, ls: LearnerSpec, state, word):
     w = s2.areas["PHON"].winners
     lo = word * ls.phon_k
     hits = jnp.sum((w >= lo) & (w < lo + ls.phon_k))
+    lex_w = jnp.where(says_noun, s2.areas["NOUN"].winners, s2.areas["VERB"].winners)
     return {"says_noun": says_noun, "in_noun": in_noun, "in_verb": in_verb,
-            "phon_overlap": hits / ls.phon_k}
+            "phon_overlap": hits / ls.phon_k, "lex_winners": lex_w, "phon_winners": w}
 
 
 def test_words(spec, ls: LearnerSpec, state, words=None, batch_size: int = 8):
     """Readouts for every word (``lax.map`` in vmapped batches of ``batch_size``; the state is
-    shared and never modified: readouts run without the Hebbian update)."""
+    shared and never modified: readouts run without the Hebbian update).
+
+    Returns per word (leading axis W): ``says_noun``, ``in_noun`` / ``in_verb`` (summed
+    inputs), ``phon_overlap`` (fraction of PHON's winners in the word's assembly),
+    ``category_ok``, ``property_p``, and the property-P path's winners: ``lex_winners``
+    int32[W, lex_k] (grounding -> chosen lexical area) and ``phon_winners`` int32[W, phon_k].
+    """
     nw = ls.num_nouns + ls.num_verbs
     words = jnp.arange(nw, dtype=jnp.int32) if words is None else jnp.asarray(words, jnp.int32)
     r = jax.lax.map(lambda w: _test_word(spec, ls, state, w), words,

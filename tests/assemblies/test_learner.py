@@ -1,0 +1,97 @@
+"""Learner pieces: the CPU Hebbian fast path, sentence sampling, the readout's winners."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxbrain import sparse_delta as sd
+from jaxbrain.assemblies import brain as B
+from jaxbrain.assemblies import learner as L
+
+
+def _rule(old, found):
+    return jnp.minimum((1.0 + old) * 1.06, math.inf) - 1.0
+
+
+@pytest.mark.parametrize("new_keys", [False, True])
+def test_update_store_equals_update(new_keys):
+    """brain._update_store (CPU: skips the merge when no key is new) == sparse_delta.update."""
+    rng = np.random.default_rng(0)
+    pre = rng.integers(0, 1000, 300).astype(np.uint32)
+    post = rng.integers(0, 1000, 300).astype(np.uint32)
+    keys = np.unique(np.stack([pre, post], 1), axis=0)
+    store = sd.update(sd.init(1024), keys[:, 0], keys[:, 1], _rule)
+    if new_keys:
+        q = np.concatenate([keys[:40], [[2000, 1], [5, 3000]]]).astype(np.uint32)
+    else:
+        q = keys[::3]
+    ok = np.ones(len(q), bool)
+    ok[1] = False
+    fast = jax.jit(lambda st: B._update_store(st, q[:, 0], q[:, 1], _rule, ok))(store)
+    ref = jax.jit(lambda st: sd.update(st, q[:, 0], q[:, 1], _rule, ok, unique=True))(store)
+    for a, b in zip(fast, ref):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_sampler_iid_is_the_old_stream():
+    s = L.SentenceSampler(5, 4, "iid", seed=7)
+    rng = np.random.default_rng(7)
+    for m in (10, 3):
+        a, b = s.draw(m)
+        np.testing.assert_array_equal(a, rng.integers(0, 5, m))
+        np.testing.assert_array_equal(b, rng.integers(0, 4, m))
+
+
+def test_sampler_balanced_hears_every_word_equally():
+    s = L.SentenceSampler(5, 4, "balanced", seed=1)
+    a = np.concatenate([s.draw(7)[0] for _ in range(5)])      # 35 = 7 x 5 nouns
+    assert np.bincount(a, minlength=5).tolist() == [7] * 5
+    s = L.SentenceSampler(5, 4, "balanced", seed=1)
+    b = np.concatenate([s.draw(6)[1] for _ in range(6)])      # 36 = 9 x 4 verbs
+    assert np.bincount(b, minlength=4).tolist() == [9] * 4
+    with pytest.raises(ValueError, match="sampling"):
+        L.SentenceSampler(2, 2, "round_robin")
+
+
+def test_readout_returns_the_property_p_winners():
+    ls = L.LearnerSpec(num_nouns=2, num_verbs=2, lex_n=20_000, store_capacity=2**14, seed=1)
+    spec = L.make_spec(ls)
+    st = jax.jit(lambda s: L.train(spec, ls, s, jnp.array([0, 1, 0, 1]),
+                                   jnp.array([0, 1, 1, 0])))(B.init(spec))
+    r = jax.tree_util.tree_map(np.asarray, jax.jit(lambda s: L.test_words(spec, ls, s))(st))
+    assert r["lex_winners"].shape == (4, ls.lex_k) and r["phon_winners"].shape == (4, ls.phon_k)
+    for w in range(4):
+        own = np.sum(r["phon_winners"][w] // ls.phon_k == w) / ls.phon_k
+        assert own == pytest.approx(r["phon_overlap"][w])
+
+
+def test_w_max_reaches_the_brain():
+    spec = L.make_spec(L.LearnerSpec(w_max=1000.0))
+    assert spec.w_max == 1000.0 and float(B.init(spec).w_max) == 1000.0
+    assert math.isinf(L.make_spec(L.LearnerSpec()).w_max)
+
+
+def test_learner_experiment_reports_failing_words(tmp_path):
+    """The learner summary names, per failing word, who took its PHON winners."""
+    from jaxbrain.runs import execute
+    m = execute("assemblies_learner", str(tmp_path / "l"),
+                ["num_nouns=2", "num_verbs=2", "lex_n=20000", "max_sentences=20", "test_every=10",
+                 "store_capacity=8192", "sampling=balanced", "stop_at_criterion=false",
+                 "lexicon_path=results/assemblies/lexicon_50n50v.csv.gz"])["metrics"]
+    assert m["per_word"]["sentences"] == [10, 10, 10, 10]          # balanced: 20 / 2 each
+    assert len(m["history"]["phon_overlap"]) == 2
+    for f in m["failing"]:
+        assert f["word"] in m["per_word"]["words"] and f["top_other"] != f["word"]
+        assert 0 <= f["top_other_phon_winners"] <= 100
+
+
+def test_capture_experiment_runs(tmp_path):
+    from jaxbrain.runs import execute
+    m = execute("assemblies_learner_capture", str(tmp_path / "c"),
+                ["num_nouns=2", "num_verbs=3", "lex_n=20000", "verb=2", "chunk=5",
+                 "store_capacity=8192", "store_capacity_other=8192"])["metrics"]
+    assert m["first_sentence"] >= 1 and len(m["projections"]) == 6
+    assert all(0 <= p["in_other_verbs"] <= 50 for p in m["projections"])
