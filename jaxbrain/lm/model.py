@@ -26,7 +26,7 @@ import numpy as np
 from jaxtyping import Array, Float, Int
 
 from . import neuromodulation as nm
-from .modules import (MODULES, TAU_M, BrainSpec, Connectivity, EventPlan, ModState,
+from .modules import (MODULES, TAU_M, BrainSpec, alif_update, Connectivity, EventPlan, ModState,
                       LANES, NeuronConsts, build_connectivity, flat_weights, fused_input,
                       init_state, local_sources, make_event_plan, neuron_consts, pack_spikes,
                       substep, synaptic_input, unpack_spikes)
@@ -267,13 +267,9 @@ def gen_token_step(model: SpikingLM, params: dict, weights, carry: Carry,
         for t in range(len(MODULES)):
             alpha, rho, beta0 = per[t]
             current = g_in[t][None, :] * (fused_input(spec, t, wt[t], src[t], st.s) + ext[t])
-            # the expressions of modules.substep, with per-module constants
-            beta = beta0 * g_beta[t][None, :]
             s_prev = (unpack_spikes(st.s[t]) if model.packed else st.s[t]).astype(jnp.float32)
-            theta_prev = 1.0 + beta * st.a[t]
-            v = alpha * st.v[t] + current - theta_prev * s_prev
-            a = rho * st.a[t] + (1.0 - rho) * s_prev
-            theta = 1.0 + beta * a
+            v, a, theta = alif_update(alpha, rho, beta0 * g_beta[t][None, :], st.v[t], st.a[t],
+                                      s_prev, current)
             vs.append(v)
             as_.append(a)
             ss.append((v - theta) / theta >= 0)

@@ -61,7 +61,7 @@ __all__ = ["MODULES", "WIRING", "BrainSpec", "SCALES", "Connectivity", "build_co
            "NeuronConsts", "neuron_consts", "ModState", "init_state", "substep",
            "synaptic_input", "EventPlan", "make_event_plan", "projection_columns",
            "active_lists", "event_overflow", "flat_weights", "local_sources", "LANES", "pack_spikes",
-           "unpack_spikes", "fused_input"]
+           "unpack_spikes", "fused_input", "alif_update"]
 
 MODULES = ("thalamus", "wernicke", "broca", "hippocampus", "pfc", "basal_ganglia")
 
@@ -678,16 +678,24 @@ def substep(consts: NeuronConsts, state: ModState, current: Float[Array, "N B"],
     Returns:
         the new :class:`ModState`.
     """
-    alpha, rho = consts.alpha[:, None], consts.rho[:, None]
     beta = consts.beta[:, None] * gain_beta
-    s_prev = jax.lax.stop_gradient(state.s)
-    theta_prev = jax.lax.stop_gradient(1.0 + beta * state.a)
-    v = alpha * state.v + current - theta_prev * s_prev
-    a = rho * state.a + (1.0 - rho) * state.s
-    theta = 1.0 + beta * a
+    v, a, theta = alif_update(consts.alpha[:, None], consts.rho[:, None], beta,
+                              state.v, state.a, state.s, current)
     s = spike_fn((v - theta) / theta, slope, surrogate_scale)
     z = decay_out * state.z + s
     return ModState(v, a, s, z)
+
+
+def alif_update(alpha, rho, beta, v, a, s, current):
+    """The adaptive-LIF equations of one substep (broadcasting arrays): membrane ``v``
+    decays by ``alpha``, adds ``current`` and is reset by the previous threshold where the
+    previous spikes ``s`` (float) fired; adaptation ``a`` decays by ``rho`` towards ``s``;
+    returns ``(v, a, theta)`` with the new threshold ``theta = 1 + beta a``. The reset is
+    outside the gradient (the surrogate flows through ``a`` only)."""
+    theta_prev = jax.lax.stop_gradient(1.0 + beta * a)
+    v = alpha * v + current - theta_prev * jax.lax.stop_gradient(s)
+    a = rho * a + (1.0 - rho) * s
+    return v, a, 1.0 + beta * a
 
 
 def projection_table(spec: BrainSpec) -> list[dict]:
