@@ -55,10 +55,14 @@ class Config:
     transposed_backward: bool = param(True, None, "backward of the spike gather as a gather over "
                                       "the source-major table (False: XLA's scatter-add)")
     remat: bool = param(True, None, "recompute each token's forward in the backward pass")
-    paths: tuple[str, ...] = param(("dense", "event", "fused", "packed"), None, "propagation "
+    paths: tuple[str, ...] = param(("dense", "event", "fused", "packed"),
+                                   one_of("dense", "event", "fused", "packed", "kernel"),
+                                   "propagation "
                                    "paths to time: 'dense' (gather over all slots), 'event' "
-                                   "(active lists), 'fused' and 'packed' (generation only: "
-                                   "with_fused, spikes 1 byte or 1 bit per column)")
+                                   "(active lists), 'fused', 'packed' and 'kernel' "
+                                   "(generation only: with_fused, spikes 1 byte or 1 bit per "
+                                   "column; 'kernel': one Pallas kernel per module substep, "
+                                   "GPU)")
     hlo: bool = param(False, None, "account the optimised HLO of each generation row "
                       "(per generated token; the gzipped HLO text is saved under hlo/)")
     agree_batch: int = param(16, at_least(0), "sequences of the probe batch scored through each "
@@ -126,6 +130,7 @@ def floors(spec: BrainSpec, model, caps, counts, cfg: Config) -> dict:
             "max_out_degree": deg, "capacities": list(caps),
             "floor_gen_dense_tok_s": bw / gen_dense, "floor_gen_event_tok_s": bw / gen_event,
             "floor_gen_fused_tok_s": bw / gen_fused, "floor_gen_packed_tok_s": bw / gen_packed,
+            "floor_gen_kernel_tok_s": bw / gen_fused,
             "floor_train_dense_tok_s": bw / train_dense,
             "floor_train_event_tok_s": bw / train_event,
             "floor_gen_matmul_tok_s": cfg.matmul_tflops * 1e12 / mm_flops,
@@ -164,7 +169,8 @@ def run(cfg: Config, out: Path) -> dict:
         infos.append(info)
         print(info, flush=True)
         models = {"dense": model, "event": ev_model, "fused": with_fused(model),
-                  "packed": with_fused(model, packed=True)}
+                  "packed": with_fused(model, packed=True),
+                  "kernel": with_fused(model, kernel=True)}
         if cfg.agree_batch and scale == cfg.scales[0]:
             # the same teacher-forced batch through each path's generation step
             xa, nll = x[:cfg.agree_batch], {}
@@ -183,7 +189,7 @@ def run(cfg: Config, out: Path) -> dict:
             for path in cfg.paths:
                 if time.perf_counter() - t_start > cfg.budget_s:
                     break
-                if mode == "train" and path in ("fused", "packed"):
+                if mode == "train" and path not in ("dense", "event"):
                     continue                      # generation paths: training is unchanged
                 m = models[path]
                 row = {"scale": scale, "mode": mode, "batch": b, "path": path}

@@ -29,7 +29,8 @@ from . import neuromodulation as nm
 from .modules import (MODULES, TAU_M, BrainSpec, alif_update, Connectivity, EventPlan, ModState,
                       LANES, NeuronConsts, build_connectivity, flat_weights, fused_input,
                       init_state, local_sources, make_event_plan, neuron_consts, pack_spikes,
-                      substep, synaptic_input, unpack_spikes)
+                      projection_columns, substep, synaptic_input, unpack_spikes)
+from .gather_kernel import alif_substep, slot_input
 
 __all__ = ["SpikingLM", "make_model", "with_events", "with_fused", "measure_activity",
            "event_capacities", "init_params", "calibrate", "param_count", "Carry", "init_carry",
@@ -56,6 +57,7 @@ class SpikingLM(NamedTuple):
     events: EventPlan | None = None   # event-driven propagation (None: dense gather)
     fused: tuple | None = None        # generation on the fused path: local_sources(spec, conn)
     packed: bool = False              # fused path with spikes packed 32 columns to a word
+    kernel: bool = False              # fused path's input by the Pallas kernel (gather_kernel)
 
 
 _MODELS: dict = {}
@@ -208,17 +210,24 @@ class GenState(NamedTuple):
     z: Float[Array, "out B"]
 
 
-def with_fused(model: SpikingLM, on: bool = True, packed: bool = False) -> SpikingLM:
+def with_fused(model: SpikingLM, on: bool = True, packed: bool = False,
+               kernel: bool = False) -> SpikingLM:
     """The same model whose :func:`jaxbrain.lm.generate.generate_ids` runs on the fused path
     (:func:`gen_token_step`: the dense gather's sum as one loop fusion per module over 1-byte
     spikes, no event lists, no capacities); training and :func:`token_step` are unchanged.
     Replaces the event path; ``on=False`` turns it off. ``packed``: spikes stored 32 batch
     columns to a uint32 word (8x less spike memory to gather from; the batch is padded to a
-    multiple of 32), the same results."""
+    multiple of 32), the same results. ``kernel``: each module's input by one Pallas kernel
+    ``kernel``: each module's substep (input and adaptive-LIF update) as one Pallas kernel
+    (:func:`jaxbrain.lm.gather_kernel.alif_substep`, 1-byte spikes; on a CPU it runs in the
+    Pallas interpreter, for tests), the same operations in the same order."""
     if not on:
-        return model._replace(fused=None, packed=False)
+        return model._replace(fused=None, packed=False, kernel=False)
+    if packed and kernel:
+        raise ValueError("with_fused: packed=True and kernel=True exclude each other "
+                         "(the kernel gathers 1-byte spikes)")
     return model._replace(events=None, fused=local_sources(model.spec, model.conn),
-                          packed=bool(packed))
+                          packed=bool(packed), kernel=bool(kernel))
 
 
 def init_gen_carry(model: SpikingLM, batch: int) -> Carry:
@@ -229,7 +238,7 @@ def init_gen_carry(model: SpikingLM, batch: int) -> Carry:
         raise ValueError(f"packed spikes need a batch that is a multiple of {LANES}; got {batch}")
     zeros = tuple(jnp.zeros((n, batch), jnp.float32) for n in spec.sizes)
     off = tuple(jnp.zeros((n, batch // LANES), jnp.uint32) if model.packed else
-                jnp.zeros((n, batch), bool) for n in spec.sizes)
+                jnp.zeros((n, batch), jnp.int8 if model.kernel else bool) for n in spec.sizes)
     return c._replace(neurons=GenState(zeros, zeros, off,
                                        jnp.zeros((spec.out_dim, batch), jnp.float32)))
 
@@ -261,18 +270,36 @@ def gen_token_step(model: SpikingLM, params: dict, weights, carry: Carry,
            for o in offs]
     decay_out = float(np.exp(-1.0 / spec.tau_out))
     n_out = spec.out_dim
+    cols = projection_columns(spec)
+    interpret = jax.default_backend() != "gpu"
 
     def one(st: GenState, _):
         vs, as_, ss = [], [], []
         for t in range(len(MODULES)):
             alpha, rho, beta0 = per[t]
-            current = g_in[t][None, :] * (fused_input(spec, t, wt[t], src[t], st.s) + ext[t])
+            if model.kernel and cols[t] and t > 0:   # input and update in one kernel
+                v, a, spike = alif_substep(
+                    tuple(cols[t]), wt[t], src[t], st.s, t, st.v[t], st.a[t], bias[t][:, 0],
+                    g_in[t], g_beta[t], alpha=float(alpha), rho=float(rho), beta0=float(beta0),
+                    interpret=interpret)
+                vs.append(v)
+                as_.append(a)
+                ss.append(spike)
+                continue
+            if not cols[t]:
+                syn = 0.0
+            elif model.kernel:      # the thalamus: its input adds the token drive
+                syn = slot_input(tuple(cols[t]), wt[t], src[t], st.s, interpret=interpret)
+            else:
+                syn = fused_input(spec, t, wt[t], src[t], st.s)
+            current = g_in[t][None, :] * (syn + ext[t])
             s_prev = (unpack_spikes(st.s[t]) if model.packed else st.s[t]).astype(jnp.float32)
             v, a, theta = alif_update(alpha, rho, beta0 * g_beta[t][None, :], st.v[t], st.a[t],
                                       s_prev, current)
             vs.append(v)
             as_.append(a)
-            ss.append((v - theta) / theta >= 0)
+            spike = (v - theta) / theta >= 0
+            ss.append(spike.astype(jnp.int8) if model.kernel else spike)
         z = decay_out * st.z + ss[2][:n_out].astype(jnp.float32)
         if model.packed:
             ss = [pack_spikes(x) for x in ss]
