@@ -33,9 +33,10 @@ from jax.experimental.pallas import triton as plt
 
 __all__ = ["slot_input", "alif_substep", "batch_tile"]
 
-BLOCK_N = 32     # target neurons per program
-BLOCK_B = 128    # batch columns per program (128 contiguous spike bytes per gathered row)
-NUM_WARPS = 8    # best of 2, 4 and 8 with 32 x 128 tiles on the H100 (docs/lm.md)
+# tiles (target neurons x batch columns) and warps per program: the fastest of the sweeps on
+# the H100 (docs/lm.md); 128 columns are 128 contiguous spike bytes per gathered row
+BLOCK_N, BLOCK_B, NUM_WARPS = 32, 128, 8            # slot_input
+ALIF_BLOCK_N = 16                                   # alif_substep (more registers live)
 
 
 def batch_tile(batch: int, block_b: int = BLOCK_B) -> int:
@@ -140,7 +141,7 @@ def slot_input(cols: tuple, wt, src, s: tuple, *, block_n: int = BLOCK_N,
 @functools.partial(jax.jit, static_argnames=("cols", "target", "alpha", "rho", "beta0",
                                              "block_n", "block_b", "num_warps", "interpret"))
 def alif_substep(cols: tuple, wt, src, s: tuple, target: int, v, a, bias, g_in, g_beta, *,
-                 alpha: float, rho: float, beta0: float, block_n: int = BLOCK_N,
+                 alpha: float, rho: float, beta0: float, block_n: int = ALIF_BLOCK_N,
                  block_b: int = BLOCK_B, num_warps: int = NUM_WARPS, interpret: bool = False):
     """One substep of target module ``target``: its synaptic input (:func:`slot_input`) and
     adaptive-LIF update in one kernel. With ``s_prev = s[target]``::
@@ -164,6 +165,7 @@ def alif_substep(cols: tuple, wt, src, s: tuple, target: int, v, a, bias, g_in, 
         rho=float(f32(rho)), beta0=float(f32(beta0)), one_minus_rho=float(f32(1.0) - f32(rho)))
     return pl.pallas_call(
         kernel, grid=grid, out_specs=(spec, spec, spec), interpret=interpret,
+        input_output_aliases={5: 0, 6: 1},      # v and a updated in place (no carry copies)
         out_shape=(jax.ShapeDtypeStruct((n, batch), jnp.float32),
                    jax.ShapeDtypeStruct((n, batch), jnp.float32),
                    jax.ShapeDtypeStruct((n, batch), jnp.int8)),
