@@ -10,8 +10,12 @@ Reference speed: 1.5-3.4 s per parsed sentence (reference parser.py, 2 CPU cores
 
 Timing: the first pass over the sentences (seed ``seeds[0]``) compiles the kernels
 (``first_pass_with_compile_s``); every timed parse comes after it (``seconds_per_sentence_*``:
-parse + readout of one sentence, wall clock, compilation excluded);
-``compile_s`` = first pass minus the same seed's timed pass over the same sentences.
+parse + readout of one sentence, wall clock up to the dependencies on the host, compilation
+excluded); ``compile_s`` = first pass minus the same seed's timed pass over the same
+sentences. ``path``: ``"program"`` runs each sentence's parse + readout as one jitted
+program (compiled once per sentence plan, for every seed); ``"host"`` drives every
+projection round from the host. ``compare = true`` also times the other path in the same
+run (same seeds and sentences) and checks it reads the same dependencies (``compare``).
 """
 
 from __future__ import annotations
@@ -20,7 +24,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from jaxbrain.config import ConfigError, at_least, nonnegative, open_prob, param, positive
+from jaxbrain.config import (ConfigError, at_least, nonnegative, one_of, open_prob, param,
+                             positive)
+
+PATHS = ("program", "host")
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,9 @@ class Config:
     store_capacity: int = param(8192, positive, "learned-delta slots per fibre")
     seeds: tuple[int, ...] = param((0, 1, 2), nonnegative, "connectivity seeds (one pass each)")
     sentences: tuple[str, ...] = param((), None, "sentences to parse (empty: the whole test set)")
+    path: str = param("program", one_of(*PATHS), "'program': one jitted program per sentence; "
+                      "'host': one host call per projection round")
+    compare: bool = param(False, None, "also time the other path and check its dependencies")
 
     def check(self):
         from jaxbrain.assemblies.parser import TEST_SENTENCES
@@ -58,26 +68,52 @@ def run(cfg: Config, out: Path) -> dict:
 
     gold = dict(P.TEST_SENTENCES)
     sents = list(cfg.sentences) or list(gold)
-    per_seed = {}
-    compile_s = None
-    warm_first_seed_s = None
-    for seed in cfg.seeds:
-        ps = P.ParserSpec(p=cfg.p, lex_k=cfg.lex_k, n=cfg.n, k=cfg.k,
-                          default_beta=cfg.default_beta, lex_beta=cfg.lex_beta,
-                          recurrent_beta=cfg.recurrent_beta, interarea_beta=cfg.interarea_beta,
-                          project_rounds=cfg.project_rounds, seed=seed,
-                          store_capacity=cfg.store_capacity)
-        if compile_s is None:   # first parse of every sentence shape compiles the kernels
-            t0 = time.perf_counter()
-            P.parse_sentences(ps, sents)
-            compile_s = time.perf_counter() - t0
-        P.parse_sentences(ps, sents[:1])   # per-seed warm-up (two tiny kernels take the seed)
-        rows = P.parse_sentences(ps, sents)
-        if warm_first_seed_s is None:
-            warm_first_seed_s = sum(r["seconds"] for r in rows)
-        for r in rows:
-            r.update(P.score(r["dependencies"], gold[r["sentence"]]))
-        per_seed[seed] = rows
+    specs = {seed: P.ParserSpec(p=cfg.p, lex_k=cfg.lex_k, n=cfg.n, k=cfg.k,
+                                default_beta=cfg.default_beta, lex_beta=cfg.lex_beta,
+                                recurrent_beta=cfg.recurrent_beta,
+                                interarea_beta=cfg.interarea_beta,
+                                project_rounds=cfg.project_rounds, seed=seed,
+                                store_capacity=cfg.store_capacity)
+             for seed in cfg.seeds}
+
+    def timed(path):
+        """({seed: rows}, first pass seconds, compile seconds) of one path (timed rows come
+        after a compiling first pass)."""
+        host = path == "host"
+        per_seed, compile_s, warm_first_seed_s = {}, None, None
+        for seed, ps in specs.items():
+            if compile_s is None:   # the first parse of every sentence shape compiles
+                t0 = time.perf_counter()
+                P.parse_sentences(ps, sents, host_loop=host)
+                compile_s = time.perf_counter() - t0
+            P.parse_sentences(ps, sents[:1], host_loop=host)   # per-seed warm-up
+            rows = P.parse_sentences(ps, sents, host_loop=host)
+            if warm_first_seed_s is None:
+                warm_first_seed_s = sum(r["seconds"] for r in rows)
+            for r in rows:
+                r.update(P.score(r["dependencies"], gold[r["sentence"]]))
+            per_seed[seed] = rows
+        return per_seed, compile_s, compile_s - warm_first_seed_s
+
+    per_seed, first_pass_s, compile_s = timed(cfg.path)
+    compare = None
+    if cfg.compare:
+        other = next(q for q in PATHS if q != cfg.path)
+        o_rows, o_first, o_compile = timed(other)
+        o_secs = [r["seconds"] for rows in o_rows.values() for r in rows]
+        m_secs = [r["seconds"] for rows in per_seed.values() for r in rows]
+        compare = {
+            "path": other,
+            "seconds_per_sentence_mean": float(np.mean(o_secs)),
+            "seconds_per_sentence_median": float(np.median(o_secs)),
+            "first_pass_with_compile_s": o_first,
+            "compile_s": o_compile,
+            "dependencies_identical": all(
+                a["dependencies"] == b["dependencies"]
+                for s in cfg.seeds for a, b in zip(per_seed[s], o_rows[s])),
+            "mean_seconds_over_path_mean": float(np.mean(o_secs) / np.mean(m_secs)),
+            "median_seconds_over_path_median": float(np.median(o_secs) / np.median(m_secs)),
+        }
     all_rows = [r for rows in per_seed.values() for r in rows]
     words = [len(r["sentence"].split()) for r in all_rows]
     secs = [r["seconds"] for r in all_rows]
@@ -88,8 +124,8 @@ def run(cfg: Config, out: Path) -> dict:
             color=["tab:green" if r["exact"] else "tab:red" for r in seed0])
     ax.set_yticks(range(len(sents)), [r["sentence"] for r in seed0], fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel(f"seconds per parse + readout (seed {cfg.seeds[0]}; green: all dependencies "
-                  "correct)")
+    ax.set_xlabel(f"seconds per parse + readout ({cfg.path} path, seed {cfg.seeds[0]}; green: "
+                  "all dependencies correct)")
     ax.set_title(f"NEMO parser: {exact.mean():.0%} of {len(all_rows)} parses exact "
                  f"({len(cfg.seeds)} seeds)")
     fig.tight_layout()
@@ -103,8 +139,10 @@ def run(cfg: Config, out: Path) -> dict:
         "seconds_per_sentence_mean": float(np.mean(secs)),
         "seconds_per_sentence_median": float(np.median(secs)),
         "seconds_per_word_mean": float(np.sum(secs) / np.sum(words)),
-        "first_pass_with_compile_s": compile_s,
-        "compile_s": compile_s - warm_first_seed_s,
+        "path": cfg.path,
+        "first_pass_with_compile_s": first_pass_s,
+        "compile_s": compile_s,
+        "compare": compare,
         "parses_timed": len(all_rows),
         "store_dropped_total": int(sum(r["store_dropped"] for r in all_rows)),
         "store_max_fill": float(max(r["store_max_fill"] for r in all_rows)),

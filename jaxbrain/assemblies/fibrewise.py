@@ -30,8 +30,17 @@ from .kcap import k_cap
 __all__ = ["project_round", "total_input"]
 
 
+def _opaque(*args):
+    """The arguments behind an ``optimization_barrier``: a kernel traced inside a larger
+    program (one jitted parse) then compiles as when called alone, where its arguments are
+    parameters; otherwise XLA can simplify across kernels (e.g. fold the zero initial input
+    into the scatter-add of the learned weights) and change float rounding."""
+    return jax.lax.optimization_barrier(args)
+
+
 @partial(jax.jit, static_argnames=("p", "n_dst"))
 def _k_input(x, winners, n_winners, store, fid, seed, *, p, n_dst):
+    x, winners, n_winners, store, fid, seed = _opaque(x, winners, n_winners, store, fid, seed)
     valid = jnp.arange(winners.shape[0]) < n_winners
     c = implicit.area_input(seed, fid, p, winners, valid, n_dst)
     return x + (c + sd.sum_into_post(store, winners, n_dst))
@@ -39,12 +48,15 @@ def _k_input(x, winners, n_winners, store, fid, seed, *, p, n_dst):
 
 @partial(jax.jit, static_argnames=("k", "method"))
 def _k_cap(x, *, k, method):
+    x, = _opaque(x)
     return k_cap(x, k, method)
 
 
 @partial(jax.jit, static_argnames=("p", "m_cap"))
 def _k_hebb(store, src_w, src_n, new_w, n_new, fid, seed, beta, w_max, plastic, *, p, m_cap):
     """brain._hebbian for an area fibre, with the fibre id and beta as data."""
+    store, src_w, src_n, new_w, n_new, fid, seed, beta, w_max, plastic = _opaque(
+        store, src_w, src_n, new_w, n_new, fid, seed, beta, w_max, plastic)
     def rule(old, found):
         return jnp.minimum((1.0 + old) * (1.0 + beta), w_max) - 1.0
 
@@ -59,13 +71,7 @@ def _k_hebb(store, src_w, src_n, new_w, n_new, fid, seed, beta, w_max, plastic, 
     ok = sel < m
     sel = jnp.minimum(sel, m - 1)
     pre, post = src_w[sel // kd], new_w[sel % kd]
-    # once an assembly has settled every updated synapse is already stored: skip the O(C)
-    # merge (a cond is cheap here: these kernels are driven from the host anyway)
-    _, found, _ = sd.lookup(store, pre, post)
-    any_new = jnp.any(ok & ~found)
-    store = jax.lax.cond(
-        any_new, lambda st: sd.update(st, pre, post, rule, ok, unique=True),
-        lambda st: sd.update_existing(st, pre, post, rule, ok), store)
+    store = B._update_store(store, pre, post, rule, ok)
     overflow = jnp.sum(valid, dtype=jnp.int32) - jnp.sum(ok, dtype=jnp.int32)
     return store._replace(dropped=store.dropped + overflow)
 
@@ -76,7 +82,7 @@ def _hebb_cap(spec: B.BrainSpec, src: str, dst: str, density: float) -> int:
 
 
 def project_round(spec: B.BrainSpec, state: B.BrainState, pm, fixed=frozenset(),
-                  learn: bool = True, hebb_density: float = 0.4) -> B.BrainState:
+                  learn: bool = True, hebb_density: float = 0.4, seed=None) -> B.BrainState:
     """One synchronous projection (``brain.project(spec, state, None, dict(pm))``) run as
     per-fibre kernels.
 
@@ -88,6 +94,8 @@ def project_round(spec: B.BrainSpec, state: B.BrainState, pm, fixed=frozenset(),
         hebb_density: at most this fraction of source-winner x target-winner pairs of a
             fibre are treated as synapses per update; excess is counted in the store's
             ``dropped``.
+        seed: the connectivity seed as data (uint32[]; default ``spec.seed``), so that a
+            program tracing rounds compiles once for every seed.
     Returns:
         The new state.
     """
@@ -96,7 +104,8 @@ def project_round(spec: B.BrainSpec, state: B.BrainState, pm, fixed=frozenset(),
         for t in tgts:
             incoming[t].append(spec.fibre(src, t))
     areas = state.areas
-    seed = jnp.uint32(spec.seed)   # data, so one compilation serves every seed
+    # data, so one compilation serves every seed
+    seed = jnp.uint32(spec.seed) if seed is None else seed
     new = {}
     for t, fibres in incoming.items():
         if t in fixed:
@@ -131,6 +140,8 @@ def project_round(spec: B.BrainSpec, state: B.BrainState, pm, fixed=frozenset(),
 
 @partial(jax.jit, static_argnames=("p",))
 def _k_total(store, src_w, src_n, dst_w, dst_n, fid, seed, *, p):
+    store, src_w, src_n, dst_w, dst_n, fid, seed = _opaque(store, src_w, src_n, dst_w, dst_n,
+                                                           fid, seed)
     conn = implicit.pair_hash(implicit.source_keys(seed, fid, src_w)[:, None],
                               dst_w[None, :]) < implicit.p_threshold(p)
     valid = conn & (jnp.arange(src_w.shape[0]) < src_n)[:, None] \

@@ -26,6 +26,9 @@ Which areas hold an assembly depends only on this control, never on neural value
 operations, and :func:`parse` runs them with the word indices as data, each projection
 round as per-fibre kernels (:func:`.fibrewise.project_round`, compiled once per shape and
 shared by all sentences and seeds; areas the plan has fixed get no input computation).
+:func:`parse_and_read` runs the same rounds and the readout as ONE jitted program per
+plan (repeated rounds as a ``fori_loop``; words and seed are data), with the same result
+bit for bit and no host round trip per round.
 
 Readout (plasticity off, all assemblies unfixed; reference ``read_out`` with fibre
 readout): starting at VERB, project the area into every area it ever fired into that the
@@ -39,6 +42,7 @@ of LEX's current winners, if it holds at least ``min_overlap`` (0.7) of them, el
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -54,7 +58,7 @@ from .fibrewise import project_round
 __all__ = ["LEX", "DET", "SUBJ", "OBJ", "VERB", "ADJ", "ADVERB", "PREP", "PREP_P", "AREAS",
            "SYNTACTIC_AREAS", "ENGLISH_LEXICON", "CATEGORY_RULES", "READOUT_RULES",
            "TEST_SENTENCES", "ParserSpec", "AreaRule", "FibreRule", "Plan", "make_brain_spec",
-           "plan", "parse", "read_out", "lex_word", "parse_sentences", "score"]
+           "plan", "parse", "read_out", "parse_and_read", "lex_word", "parse_sentences", "score"]
 
 LEX, DET, SUBJ, OBJ, VERB = "LEX", "DET", "SUBJ", "OBJ", "VERB"
 ADJ, ADVERB, PREP, PREP_P = "ADJ", "ADVERB", "PREP", "PREP_P"
@@ -401,8 +405,52 @@ def lex_word(spec: B.BrainSpec, state: B.BrainState, num_words: int, min_overlap
 _lex_word = jax.jit(lex_word, static_argnums=(0, 2, 3))
 
 
+def _run_ops(spec, ps, state, words, ops, fixed, repeat, seed=None):
+    """The plan's neural operations on ``state`` (word ``i`` = ``words[i]``, an int or a
+    traced int32[]); ``fixed`` is the static set of fixed areas at the start; ``repeat(count,
+    round, state)`` runs ``count`` identical projection rounds (host loop or ``fori_loop``);
+    ``seed``: connectivity seed as data (default ``spec.seed``)."""
+    fixed = set(fixed)
+    for w, word_ops in zip(words, ops):
+        state = _activate_lex(spec, state, jnp.asarray(w, jnp.int32))
+        fixed.add(LEX)
+        for op in word_ops:
+            if op[0] == "fix":
+                state = B.fix(state, op[1])
+                fixed.add(op[1])
+            elif op[0] == "clear":
+                state = B.clear(spec, state, op[1])
+                fixed.discard(op[1])
+            else:
+                state = repeat(op[2], partial(project_round, spec, pm=op[1],
+                                              fixed=frozenset(fixed), learn=True,
+                                              hebb_density=ps.hebb_density, seed=seed),
+                               state)
+    return state
+
+
+def _host_repeat(count, round_, state):
+    """``count`` rounds, each dispatched from the host."""
+    for _ in range(count):
+        state = round_(state=state)
+    return state
+
+
+def _loop_repeat(count, round_, state):
+    """``count`` rounds as one ``fori_loop`` (traced once)."""
+    if count == 1:
+        return round_(state=state)
+    return jax.lax.fori_loop(0, count, lambda _, s: round_(state=s), state)
+
+
+def _fixed_areas(spec: B.BrainSpec, state: B.BrainState) -> frozenset:
+    """Names of the areas fixed in a concrete ``state`` (host side)."""
+    return frozenset(a.name for a in spec.areas if bool(state.areas[a.name].fixed))
+
+
 def parse(spec: B.BrainSpec, ps: ParserSpec, state: B.BrainState, words, the_plan: Plan):
-    """Run a planned sentence: for each word LEX fires its assembly, then the plan's ops.
+    """Run a planned sentence: for each word LEX fires its assembly, then the plan's ops
+    (one host-dispatched call per projection round).
 
     Arguments:
         spec, ps: the brain and parser specs; state: a fresh brain (``B.init(spec)``).
@@ -413,22 +461,8 @@ def parse(spec: B.BrainSpec, ps: ParserSpec, state: B.BrainState, words, the_pla
     """
     if len(words) != len(the_plan.ops):
         raise ValueError(f"parse: {len(words)} words for a plan of {len(the_plan.ops)}")
-    fixed = {a.name for a in spec.areas if bool(state.areas[a.name].fixed)}
-    for w, word_ops in zip(words, the_plan.ops):
-        state = _activate_lex(spec, state, jnp.int32(w))
-        fixed.add(LEX)
-        for op in word_ops:
-            if op[0] == "fix":
-                state = B.fix(state, op[1])
-                fixed.add(op[1])
-            elif op[0] == "clear":
-                state = B.clear(spec, state, op[1])
-                fixed.discard(op[1])
-            else:
-                for _ in range(op[2]):
-                    state = project_round(spec, state, op[1], frozenset(fixed), True,
-                                          ps.hebb_density)
-    return state
+    return _run_ops(spec, ps, state, words, the_plan.ops, _fixed_areas(spec, state),
+                    _host_repeat)
 
 
 def _readout_order(fired: dict, rules=READOUT_RULES):
@@ -446,54 +480,125 @@ def _readout_order(fired: dict, rules=READOUT_RULES):
     return tuple(order)
 
 
-def read_out(spec: B.BrainSpec, ps: ParserSpec, state: B.BrainState, fired: dict):
-    """The dependencies ``[(head word, dependent word, relation area)]`` read from the
-    neurons (module doc); an unreadable LEX assembly gives ``None``."""
+def _readout_relations(order) -> tuple:
+    """The relation area of each dependency the readout ``order`` produces, in order."""
+    return tuple(t for _, to in order for t in to if t != LEX)
+
+
+def _read_lex(spec: B.BrainSpec, ps: ParserSpec, state: B.BrainState, order, seed=None):
+    """LEX word indices of the readout (module doc): int32 arrays ``(head, dependent)`` per
+    dependency of ``_readout_relations(order)``, -1 where LEX is unreadable (pure)."""
     s = B.set_plasticity(state, False)
     for a in spec.areas:
         s = B.unfix(s, a.name)
     nw, mo = len(ps.lexicon), float(ps.min_overlap)
-    words = ps.words
-
-    def word(st):
-        i = int(_lex_word(spec, st, nw, mo))
-        return words[i] if i >= 0 else None
-
-    deps = []
-    for area, to in _readout_order(fired):
-        s = project_round(spec, s, ((area, to),), learn=False)
-        head = word(s)
+    pairs = []
+    for area, to in order:
+        s = project_round(spec, s, ((area, to),), learn=False, seed=seed)
+        head = _lex_word(spec, s, nw, mo)
         for t in to:
             if t != LEX:
-                s = project_round(spec, s, ((t, (LEX,)),), learn=False)
-                deps.append((head, word(s), t))
-    return deps
+                s = project_round(spec, s, ((t, (LEX,)),), learn=False, seed=seed)
+                pairs.append((head, _lex_word(spec, s, nw, mo)))
+    return pairs
 
 
-def parse_sentences(ps: ParserSpec, sentences, state0: B.BrainState | None = None):
+def _dependencies(ps: ParserSpec, order, pairs):
+    """``[(head word, dependent word, relation area)]`` from the readout's LEX indices."""
+    words = ps.words
+
+    def word(i):
+        i = int(i)
+        return words[i] if i >= 0 else None
+
+    return [(word(h), word(d), t) for (h, d), t in zip(pairs, _readout_relations(order))]
+
+
+def read_out(spec: B.BrainSpec, ps: ParserSpec, state: B.BrainState, fired: dict):
+    """The dependencies ``[(head word, dependent word, relation area)]`` read from the
+    neurons (module doc); an unreadable LEX assembly gives ``None``."""
+    order = _readout_order(fired)
+    return _dependencies(ps, order, _read_lex(spec, ps, state, order))
+
+
+@partial(jax.jit, static_argnames=("spec", "ps", "ops", "order", "fixed"))
+def _parse_program(spec, ps, state, words, seed, *, ops, order, fixed):
+    """Parse + readout of one sentence as one program (``ops``, ``order``, ``fixed``:
+    static plan, readout schedule and initially fixed areas; ``words``: int32[W]; ``seed``:
+    uint32[] connectivity seed, used instead of the static specs' seeds).
+    Returns ``(brain after the parse, LEX indices int32[D, 2] (head, dependent),
+    store dropped total int32[], largest store size int32[])``."""
+    state = _run_ops(spec, ps, state, [words[i] for i in range(len(ops))], ops, fixed,
+                     _loop_repeat, seed)
+    pairs = _read_lex(spec, ps, state, order, seed)
+    lex = (jnp.stack([jnp.stack(p) for p in pairs]) if pairs
+           else jnp.zeros((0, 2), jnp.int32))
+    dropped = sum(v.dropped for v in state.stores.values())
+    max_size = jnp.max(jnp.stack([v.size for v in state.stores.values()]))
+    return state, lex, dropped, max_size
+
+
+def parse_and_read(spec: B.BrainSpec, ps: ParserSpec, state: B.BrainState, words,
+                   the_plan: Plan, fixed: frozenset | None = None):
+    """:func:`parse` then :func:`read_out` as ONE jitted program (compiled once per plan;
+    the word indices are data), bit-identical to the host-driven path.
+
+    Arguments:
+        spec, ps, state, words, the_plan: as in :func:`parse`.
+        fixed: the areas fixed in ``state`` (default: read from ``state``, a host sync).
+    Returns:
+        ``(brain after the parse, dependencies, store dropped total, largest store size)``;
+        the dependencies are as in :func:`read_out`; the last three are on the host (one
+        transfer, which waits for the program).
+    """
+    if len(words) != len(the_plan.ops):
+        raise ValueError(f"parse_and_read: {len(words)} words for a plan of "
+                         f"{len(the_plan.ops)}")
+    order = _readout_order(the_plan.fired)
+    fixed = _fixed_areas(spec, state) if fixed is None else frozenset(fixed)
+    # the seed is data: one compilation per plan serves every seed
+    st, lex, dropped, max_size = _parse_program(
+        dataclasses.replace(spec, seed=0), dataclasses.replace(ps, seed=0), state,
+        jnp.asarray(words, jnp.int32), jnp.uint32(spec.seed), ops=the_plan.ops, order=order,
+        fixed=fixed)
+    lex, dropped, max_size = jax.device_get((lex, dropped, max_size))
+    return st, _dependencies(ps, order, lex), int(dropped), int(max_size)
+
+
+def parse_sentences(ps: ParserSpec, sentences, state0: B.BrainState | None = None,
+                    host_loop: bool = False):
     """Parse each sentence in a fresh brain and read its dependencies from the neurons.
 
     Arguments:
         ps: parser spec; sentences: strings of lexicon words separated by spaces.
         state0: the initial brain (default ``B.init(make_brain_spec(ps))``).
+        host_loop: run the host-driven path (:func:`parse`, :func:`read_out`: one call
+            per projection round) instead of one program per sentence
+            (:func:`parse_and_read`); the results are the same.
     Returns:
-        ``[{"sentence", "dependencies", "seconds", "store_dropped", "store_max_fill"}]``.
+        ``[{"sentence", "dependencies", "seconds", "store_dropped", "store_max_fill"}]``;
+        ``seconds``: plan + parse + readout, up to the dependencies on the host.
     """
     spec = make_brain_spec(ps)
     state0 = B.init(spec) if state0 is None else state0
+    fixed0 = _fixed_areas(spec, state0)
     out = []
     for sent in sentences:
         toks = sent.split()
         idx = [ps.word_index(t) for t in toks]
         t0 = time.perf_counter()
         pl = plan([ps.category(t) for t in toks], ps.project_rounds)
-        st = parse(spec, ps, state0, idx, pl)
-        deps = read_out(spec, ps, st, pl.fired)
-        dt = time.perf_counter() - t0
-        sizes = {k: int(v.size) for k, v in st.stores.items()}
+        if host_loop:
+            st = parse(spec, ps, state0, idx, pl)
+            deps = read_out(spec, ps, st, pl.fired)
+            dt = time.perf_counter() - t0
+            dropped = sum(int(v.dropped) for v in st.stores.values())
+            max_size = max(int(v.size) for v in st.stores.values())
+        else:
+            st, deps, dropped, max_size = parse_and_read(spec, ps, state0, idx, pl, fixed0)
+            dt = time.perf_counter() - t0
         out.append({"sentence": sent, "dependencies": deps, "seconds": dt,
-                    "store_dropped": int(sum(int(v.dropped) for v in st.stores.values())),
-                    "store_max_fill": max(sizes.values()) / ps.store_capacity})
+                    "store_dropped": dropped, "store_max_fill": max_size / ps.store_capacity})
     return out
 
 

@@ -99,3 +99,24 @@ def test_parse_without_plasticity_fails():
     ps = P.ParserSpec(default_beta=0.0, lex_beta=0.0, recurrent_beta=0.0, interarea_beta=0.0)
     r = P.parse_sentences(ps, ["cats chase mice"])[0]
     assert not P.score(r["dependencies"], dict(P.TEST_SENTENCES)["cats chase mice"])["exact"]
+
+
+@pytest.mark.parametrize("sentence, seed", [("cats chase mice", 0), ("cats run quickly", 1)])
+def test_single_program_equals_host_loop(sentence, seed):
+    """parse_and_read (parse + readout as one jitted program) gives the host-driven path's
+    brain and dependencies bit for bit."""
+    ps = _tiny(seed=seed)
+    spec = P.make_brain_spec(ps)
+    st0 = B.init(spec)
+    idx = [ps.word_index(w) for w in sentence.split()]
+    pl = _plan(sentence, ps)
+    ref = P.parse(spec, ps, st0, idx, pl)
+    ref_deps = P.read_out(spec, ps, ref, pl.fired)
+    got, deps, dropped, max_size = P.parse_and_read(spec, ps, st0, idx, pl)
+    assert deps == ref_deps and len(deps) == len(dict(P.TEST_SENTENCES)[sentence])
+    assert dropped == sum(int(s.dropped) for s in ref.stores.values())
+    assert max_size == max(int(s.size) for s in ref.stores.values())
+    assert jax.tree_util.tree_structure(got) == jax.tree_util.tree_structure(ref)
+    for x, y in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(ref)):
+        assert np.asarray(x).dtype == np.asarray(y).dtype
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
