@@ -47,3 +47,14 @@ def test_good_config_and_overrides():
     cfg = from_dict(Cfg, apply_overrides({"n": 50}, ["inner.tau_m=10", "mode=b", "p=0.5"]))
     assert cfg == Cfg(n=50, mode="b", p=0.5, inner=Inner(10.0))
     assert isinstance(cfg.inner.tau_m, float)
+
+
+def test_every_shipped_config_validates():
+    """Every config in configs/ names an experiment and passes its checks (no compute)."""
+    from pathlib import Path
+
+    from jaxbrain.runs import prepare
+    configs = sorted((Path(__file__).parents[1] / "configs").glob("*.toml"))
+    assert len(configs) > 10
+    for path in configs:
+        prepare(str(path))
