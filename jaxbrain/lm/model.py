@@ -57,7 +57,7 @@ class SpikingLM(NamedTuple):
     events: EventPlan | None = None   # event-driven propagation (None: dense gather)
     fused: tuple | None = None        # generation on the fused path: local_sources(spec, conn)
     packed: bool = False              # fused path with spikes packed 32 columns to a word
-    kernel: bool = False              # fused path's input by the Pallas kernel (gather_kernel)
+    kernel: bool = False              # fused path: one Pallas kernel per module substep
 
 
 _MODELS: dict = {}
@@ -217,8 +217,7 @@ def with_fused(model: SpikingLM, on: bool = True, packed: bool = False,
     spikes, no event lists, no capacities); training and :func:`token_step` are unchanged.
     Replaces the event path; ``on=False`` turns it off. ``packed``: spikes stored 32 batch
     columns to a uint32 word (8x less spike memory to gather from; the batch is padded to a
-    multiple of 32), the same results. ``kernel``: each module's input by one Pallas kernel
-    ``kernel``: each module's substep (input and adaptive-LIF update) as one Pallas kernel
+    multiple of 32), the same results. ``kernel``: each module's substep (input and adaptive-LIF update) as one Pallas kernel
     (:func:`jaxbrain.lm.gather_kernel.alif_substep`, 1-byte spikes; on a CPU it runs in the
     Pallas interpreter, for tests), the same operations in the same order."""
     if not on:
