@@ -10,7 +10,9 @@ generations were SVO (word_order_int.py, ~46 s per training sentence on 2 CPU co
 Timing (per order): with ``warmup`` one sentence per mood is trained and generated in a scratch
 brain first (``warmup_s``: compilation plus that work), then every training sentence and every
 generated sentence is timed on its own (wall clock, synchronised): ``train_s_per_sentence``,
-``generate_s_per_sentence`` (means; medians alongside), compilation excluded.
+``generate_s_per_sentence`` (means; medians alongside), compilation excluded. ``path``:
+``"program"`` runs each training sentence and each generation as one jitted program;
+``"host"`` drives every projection round from the host (same results).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from jaxbrain.config import ConfigError, at_least, nonnegative, open_prob, param, positive
+from jaxbrain.config import (ConfigError, at_least, nonnegative, one_of, open_prob, param,
+                             positive)
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,8 @@ class Config:
     store_capacity: int = param(2**18, positive, "learned-delta slots per fibre")
     seed: int = param(0, nonnegative, "connectivity and sentence seed")
     warmup: bool = param(True, None, "compile in a scratch brain first (times exclude compilation)")
+    path: str = param("program", one_of("program", "host"), "'program': one jitted program per "
+                      "training sentence / generation; 'host': one host call per round")
 
     def check(self):
         for o in self.orders:
@@ -65,7 +70,8 @@ def run(cfg: Config, out: Path) -> dict:
         t0 = time.perf_counter()
         r = W.run_trial(ws, cfg.num_train, cfg.num_generate, cfg.test_every, rng_seed=cfg.seed,
                         log=lambda h, o=order: print(o, h["sentences"], h["fraction_correct"][o],
-                                                      flush=True), warmup=cfg.warmup)
+                                                      flush=True), warmup=cfg.warmup,
+                        host_loop=cfg.path == "host")
         wall = time.perf_counter() - t0
         hist = r["history"]
         xs = [h["sentences"] for h in hist]
@@ -80,6 +86,7 @@ def run(cfg: Config, out: Path) -> dict:
             "wall_s_incl_compile_and_tests": wall,
             "warmup_s": r["warmup_s"],
             "times_exclude_compile": bool(cfg.warmup),
+            "path": cfg.path,
             "train_s_per_sentence": r["train_s_per_sentence"],
             "train_s_per_sentence_median": float(np.median(r["train_s"])),
             "generate_s_per_sentence": r["generate_s_per_sentence"],

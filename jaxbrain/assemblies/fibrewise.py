@@ -27,7 +27,7 @@ from . import brain as B
 from . import implicit
 from .kcap import k_cap
 
-__all__ = ["project_round", "total_input"]
+__all__ = ["project_round", "repeat_rounds", "total_input"]
 
 
 def _opaque(*args):
@@ -138,6 +138,16 @@ def project_round(spec: B.BrainSpec, state: B.BrainState, pm, fixed=frozenset(),
     return state._replace(areas=new_areas, stores=stores)
 
 
+def repeat_rounds(count: int, round_, state: B.BrainState, loop: bool = False):
+    """``round_(state=...)`` applied ``count`` times: each dispatched from the host, or
+    (``loop``, inside a traced program) as one ``fori_loop``, traced once."""
+    if not loop or count == 1:
+        for _ in range(count):
+            state = round_(state=state)
+        return state
+    return jax.lax.fori_loop(0, count, lambda _, s: round_(state=s), state)
+
+
 @partial(jax.jit, static_argnames=("p",))
 def _k_total(store, src_w, src_n, dst_w, dst_n, fid, seed, *, p):
     store, src_w, src_n, dst_w, dst_n, fid, seed = _opaque(store, src_w, src_n, dst_w, dst_n,
@@ -151,10 +161,13 @@ def _k_total(store, src_w, src_n, dst_w, dst_n, fid, seed, *, p):
     return jnp.sum(jnp.where(valid, 1.0 + d, 0.0))
 
 
-def total_input(spec: B.BrainSpec, state: B.BrainState, src: str, dst: str) -> jax.Array:
+def total_input(spec: B.BrainSpec, state: B.BrainState, src: str, dst: str,
+                seed=None) -> jax.Array:
     """float32[]: sum of the weights of fibre ``src -> dst`` from ``src``'s current winners
-    onto ``dst``'s current winners (learned weights included)."""
+    onto ``dst``'s current winners (learned weights included); ``seed`` as in
+    :func:`project_round`."""
     f = spec.fibre(src, dst)
     a, b = state.areas[src], state.areas[dst]
+    seed = jnp.uint32(spec.seed) if seed is None else seed
     return _k_total(state.stores[f.key], a.winners, a.n_winners, b.winners, b.n_winners,
-                    jnp.uint32(f.fid), jnp.uint32(spec.seed), p=f.p)
+                    jnp.uint32(f.fid), seed, p=f.p)

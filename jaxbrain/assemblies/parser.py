@@ -53,7 +53,7 @@ import jax
 import jax.numpy as jnp
 
 from . import brain as B
-from .fibrewise import project_round
+from .fibrewise import project_round, repeat_rounds
 
 __all__ = ["LEX", "DET", "SUBJ", "OBJ", "VERB", "ADJ", "ADVERB", "PREP", "PREP_P", "AREAS",
            "SYNTACTIC_AREAS", "ENGLISH_LEXICON", "CATEGORY_RULES", "READOUT_RULES",
@@ -405,10 +405,10 @@ def lex_word(spec: B.BrainSpec, state: B.BrainState, num_words: int, min_overlap
 _lex_word = jax.jit(lex_word, static_argnums=(0, 2, 3))
 
 
-def _run_ops(spec, ps, state, words, ops, fixed, repeat, seed=None):
+def _run_ops(spec, ps, state, words, ops, fixed, loop=False, seed=None):
     """The plan's neural operations on ``state`` (word ``i`` = ``words[i]``, an int or a
-    traced int32[]); ``fixed`` is the static set of fixed areas at the start; ``repeat(count,
-    round, state)`` runs ``count`` identical projection rounds (host loop or ``fori_loop``);
+    traced int32[]); ``fixed`` is the static set of fixed areas at the start; ``loop``:
+    repeated rounds as a ``fori_loop`` (inside a traced program) instead of host calls;
     ``seed``: connectivity seed as data (default ``spec.seed``)."""
     fixed = set(fixed)
     for w, word_ops in zip(words, ops):
@@ -422,25 +422,11 @@ def _run_ops(spec, ps, state, words, ops, fixed, repeat, seed=None):
                 state = B.clear(spec, state, op[1])
                 fixed.discard(op[1])
             else:
-                state = repeat(op[2], partial(project_round, spec, pm=op[1],
-                                              fixed=frozenset(fixed), learn=True,
-                                              hebb_density=ps.hebb_density, seed=seed),
-                               state)
+                state = repeat_rounds(op[2], partial(project_round, spec, pm=op[1],
+                                                     fixed=frozenset(fixed), learn=True,
+                                                     hebb_density=ps.hebb_density, seed=seed),
+                                      state, loop)
     return state
-
-
-def _host_repeat(count, round_, state):
-    """``count`` rounds, each dispatched from the host."""
-    for _ in range(count):
-        state = round_(state=state)
-    return state
-
-
-def _loop_repeat(count, round_, state):
-    """``count`` rounds as one ``fori_loop`` (traced once)."""
-    if count == 1:
-        return round_(state=state)
-    return jax.lax.fori_loop(0, count, lambda _, s: round_(state=s), state)
 
 
 def _fixed_areas(spec: B.BrainSpec, state: B.BrainState) -> frozenset:
@@ -461,8 +447,7 @@ def parse(spec: B.BrainSpec, ps: ParserSpec, state: B.BrainState, words, the_pla
     """
     if len(words) != len(the_plan.ops):
         raise ValueError(f"parse: {len(words)} words for a plan of {len(the_plan.ops)}")
-    return _run_ops(spec, ps, state, words, the_plan.ops, _fixed_areas(spec, state),
-                    _host_repeat)
+    return _run_ops(spec, ps, state, words, the_plan.ops, _fixed_areas(spec, state))
 
 
 def _readout_order(fired: dict, rules=READOUT_RULES):
@@ -529,7 +514,7 @@ def _parse_program(spec, ps, state, words, seed, *, ops, order, fixed):
     Returns ``(brain after the parse, LEX indices int32[D, 2] (head, dependent),
     store dropped total int32[], largest store size int32[])``."""
     state = _run_ops(spec, ps, state, [words[i] for i in range(len(ops))], ops, fixed,
-                     _loop_repeat, seed)
+                     True, seed)
     pairs = _read_lex(spec, ps, state, order, seed)
     lex = (jnp.stack([jnp.stack(p) for p in pairs]) if pairs
            else jnp.zeros((0, 2), jnp.int32))

@@ -34,17 +34,20 @@ areas are simulated exactly (implicit mode) rather than lazily.
 
 from __future__ import annotations
 
+import dataclasses
 import random as _random
 import time
 from dataclasses import dataclass
+from functools import partial
 
 import jax
 import jax.numpy as jnp
 
 from . import brain as B
-from .fibrewise import project_round, total_input
+from .fibrewise import project_round, repeat_rounds, total_input
 
 __all__ = ["WordOrderSpec", "make_brain_spec", "train_sentence", "generate", "training_map",
+           "training_schedule",
            "ROLE", "HELPER", "SYNTAX", "run_trial"]
 
 PHON, MOOD = "PHON", "MOOD"
@@ -122,75 +125,165 @@ def training_map(c: str, t: int, first: bool, prev: str | None, previous_rounds:
     return _pm(m)
 
 
-def _activate(spec, state, area, index):
-    return B.activate(spec, state, area, jnp.int32(index))
-
-
-def _form_role(spec, state, word, c, firings, learn):
+def _role_steps(c: str, slot: int, firings: int) -> list:
+    """Steps forming role ``c``'s assemblies from the word in ``ids[slot]`` (module doc)."""
     r, h = ROLE[c], HELPER[c]
-    state = _activate(spec, state, PHON, word)
-    state = project_round(spec, state, _pm({PHON: [r]}), _FIXED, learn)
-    state = project_round(spec, state, _pm({PHON: [r], r: [h, r]}), _FIXED, learn)
-    for _ in range(firings):
-        state = project_round(spec, state, _pm({PHON: [r], r: [h, r], h: [r, h]}), _FIXED, learn)
-    return state
+    steps = [("activate", PHON, slot), ("project", _pm({PHON: [r]}), 1),
+             ("project", _pm({PHON: [r], r: [h, r]}), 1)]
+    if firings:
+        steps.append(("project", _pm({PHON: [r], r: [h, r], h: [r, h]}), firings))
+    return steps
 
 
-def train_sentence(spec: B.BrainSpec, ws: WordOrderSpec, state: B.BrainState, subj: int,
-                   obj: int, verb: int, mood: int = 0) -> B.BrainState:
-    """One training sentence (nouns ``subj, obj`` in 0..num_nouns-1, ``verb`` in
-    0..num_verbs-1) in the mood's word order (module doc)."""
-    state = _activate(spec, state, MOOD, mood)
-    for word, c in ((subj, "S"), (obj, "O"), (ws.num_nouns + verb, "V")):
-        state = _form_role(spec, state, word, c, ws.role_firings, True)
+def _role_schedule(firings: int) -> list:
+    """MOOD fires ``ids[0]``, then the roles S, O, V form from ``ids[1], ids[2], ids[3]``."""
+    steps = [("activate", MOOD, 0)]
+    for slot, c in enumerate("SOV", 1):
+        steps += _role_steps(c, slot, firings)
+    return steps
+
+
+def training_schedule(ws: WordOrderSpec, mood: int) -> tuple:
+    """A training sentence of ``mood`` as static steps (module doc): ``("activate", area,
+    slot)`` fires assembly ``ids[slot]`` of ``area`` (``ids = (mood, subject, object,
+    num_nouns + verb)``); ``("project", map, count)`` runs ``count`` rounds of one map."""
+    steps = _role_schedule(ws.role_firings)
     order = ws.orders[mood]
     for i, c in enumerate(order):
         for t in range(ws.training_rounds):
             pm = training_map(c, t, i == 0, order[i - 1] if i else None, ws.previous_rounds)
-            state = project_round(spec, state, pm, _FIXED, True)
+            if steps[-1][:2] == ("project", pm):
+                steps[-1] = ("project", pm, steps[-1][2] + 1)
+            else:
+                steps.append(("project", pm, 1))
+    return tuple(steps)
+
+
+def _run_steps(spec, state, ids, steps, learn: bool, loop: bool = False, seed=None):
+    """Run static ``steps`` (:func:`training_schedule`) with ``ids`` (ints or traced
+    int32[]); ``loop``: repeated rounds as a ``fori_loop`` inside a traced program;
+    ``seed``: connectivity seed as data (default ``spec.seed``)."""
+    for step in steps:
+        if step[0] == "activate":
+            state = B.activate(spec, state, step[1], jnp.asarray(ids[step[2]], jnp.int32))
+        else:
+            state = repeat_rounds(step[2], partial(project_round, spec, pm=step[1],
+                                                   fixed=_FIXED, learn=learn, seed=seed),
+                                  state, loop)
     return state
 
 
-def generate(spec: B.BrainSpec, ws: WordOrderSpec, state: B.BrainState, subj: int, obj: int,
-             verb: int, mood: int = 0) -> str:
-    """The word order the brain produces for a sentence (e.g. ``"SVO"``), chosen by the
-    largest total synaptic input at each step (module doc); the state is not changed."""
+def _seedless(spec: B.BrainSpec) -> B.BrainSpec:
+    """The spec with seed 0: the static argument of a program that takes the seed as data
+    (one compilation for every seed)."""
+    return dataclasses.replace(spec, seed=0)
+
+
+@partial(jax.jit, static_argnames=("spec", "steps"))
+def _train_program(spec, state, ids, seed, *, steps):
+    """One training sentence as one program (``ids``: int32[4], ``seed``: uint32[])."""
+    return _run_steps(spec, state, [ids[i] for i in range(4)], steps, True, True, seed)
+
+
+def train_sentence(spec: B.BrainSpec, ws: WordOrderSpec, state: B.BrainState, subj: int,
+                   obj: int, verb: int, mood: int = 0, host_loop: bool = False) -> B.BrainState:
+    """One training sentence (nouns ``subj, obj`` in 0..num_nouns-1, ``verb`` in
+    0..num_verbs-1) in the mood's word order (module doc): one jitted program (compiled
+    once per mood), or with ``host_loop`` one host call per round (same result bit for
+    bit)."""
+    ids = (mood, subj, obj, ws.num_nouns + verb)
+    steps = training_schedule(ws, mood)
+    if host_loop:
+        return _run_steps(spec, state, ids, steps, True)
+    return _train_program(_seedless(spec), state, jnp.asarray(ids, jnp.int32),
+                          jnp.uint32(spec.seed), steps=steps)
+
+
+_NEXT = {"S": "OV", "O": "SV", "V": "SO"}   # the constituents that may follow
+
+
+def _first_constituent(inp_s, inp_o, inp_v):
+    """Index into "SOV" of the first constituent from MOOD's input into each helper
+    (reference tie rule: S if strictly largest, else O if strictly largest, else V)."""
+    return jnp.where((inp_s > inp_o) & (inp_s > inp_v), 0,
+                     jnp.where((inp_o > inp_s) & (inp_o > inp_v), 1, 2)).astype(jnp.int32)
+
+
+def _generation_step(spec, s, cur: str, seed=None):
+    """From constituent ``cur``: its helper and MOOD fire into its syntactic area, which
+    fires into the two other helpers (every TPJ into its helper); returns the state and the
+    index into "SOV" of the helper with the larger input from that area."""
+    syn = SYNTAX[cur]
+    s = project_round(spec, s, _pm({HELPER[cur]: [syn], MOOD: [syn]}), _FIXED, False, seed=seed)
+    m = {syn: [HELPER[d] for d in _NEXT[cur]]}
+    m.update({ROLE[d]: [HELPER[d]] for d in "SOV"})
+    s = project_round(spec, s, _pm(m), _FIXED, False, seed=seed)
+    a, b = (total_input(spec, s, syn, HELPER[d], seed) for d in _NEXT[cur])
+    first, second = ("SOV".index(d) for d in _NEXT[cur])
+    return s, jnp.where(a > b, first, second).astype(jnp.int32)
+
+
+def _open_first(spec, s, cur: str, seed=None):
+    """MOOD fires into the first constituent's helper."""
+    return project_round(spec, s, _pm({MOOD: [HELPER[cur]]}), _FIXED, False, seed=seed)
+
+
+def _generation_start(spec, firings, state, ids, loop=False, seed=None):
+    """Plasticity off, MOOD and the roles' assemblies formed (``firings`` helper rounds);
+    returns the state and MOOD's input into the S, O, V helpers."""
     s = B.set_plasticity(state, False)
-    s = _activate(spec, s, MOOD, mood)
-    for word, c in ((subj, "S"), (obj, "O"), (ws.num_nouns + verb, "V")):
-        s = _form_role(spec, s, word, c, ws.generation_firings, False)
-    inp = {c: float(total_input(spec, s, MOOD, HELPER[c])) for c in "SOV"}
-    # reference tie rule: S if strictly largest, else O if strictly largest, else V
-    if inp["S"] > inp["O"] and inp["S"] > inp["V"]:
-        cur = "S"
-    elif inp["O"] > inp["S"] and inp["O"] > inp["V"]:
-        cur = "O"
-    else:
-        cur = "V"
-    s = project_round(spec, s, _pm({MOOD: [HELPER[cur]]}), _FIXED, False)
+    s = _run_steps(spec, s, ids, _role_schedule(firings), False, loop, seed)
+    return s, [total_input(spec, s, MOOD, HELPER[c], seed) for c in "SOV"]
+
+
+@partial(jax.jit, static_argnames=("spec", "firings"))
+def _generate_program(spec, firings, state, ids, seed):
+    """:func:`generate` as one program: int32[3] indices into "SOV" of the produced order
+    (each choice a ``lax.switch`` over the three constituents)."""
+    s, inp = _generation_start(spec, firings, state, [ids[i] for i in range(4)], True, seed)
+    cur = _first_constituent(*inp)
+    s = jax.lax.switch(cur, [partial(_open_first, spec, cur=c, seed=seed) for c in "SOV"], s)
     out = [cur]
     for _ in range(2):
-        syn = SYNTAX[cur]
-        s = project_round(spec, s, _pm({HELPER[cur]: [syn], MOOD: [syn]}), _FIXED, False)
-        targets = [d for d in {"S": "OV", "O": "SV", "V": "SO"}[cur]]
-        m = {syn: [HELPER[d] for d in targets]}
-        m.update({ROLE[d]: [HELPER[d]] for d in "SOV"})
-        s = project_round(spec, s, _pm(m), _FIXED, False)
-        a, b = (float(total_input(spec, s, syn, HELPER[d])) for d in targets)
-        cur = targets[0] if a > b else targets[1]
+        s, cur = jax.lax.switch(
+            cur, [partial(_generation_step, spec, cur=c, seed=seed) for c in "SOV"], s)
+        out.append(cur)
+    return jnp.stack(out)
+
+
+def generate(spec: B.BrainSpec, ws: WordOrderSpec, state: B.BrainState, subj: int, obj: int,
+             verb: int, mood: int = 0, host_loop: bool = False) -> str:
+    """The word order the brain produces for a sentence (e.g. ``"SVO"``), chosen by the
+    largest total synaptic input at each step (module doc); the state is not changed. One
+    jitted program, or with ``host_loop`` host calls and a host decision per step (same
+    result)."""
+    ids = (mood, subj, obj, ws.num_nouns + verb)
+    if not host_loop:
+        idx = _generate_program(_seedless(spec), ws.generation_firings, state,
+                                jnp.asarray(ids, jnp.int32), jnp.uint32(spec.seed))
+        return "".join("SOV"[i] for i in jax.device_get(idx))
+    s, inp = _generation_start(spec, ws.generation_firings, state, ids)
+    cur = "SOV"[int(_first_constituent(*inp))]
+    s = _open_first(spec, s, cur)
+    out = [cur]
+    for _ in range(2):
+        s, nxt = _generation_step(spec, s, cur)
+        cur = "SOV"[int(nxt)]
         out.append(cur)
     return "".join(out)
 
 
 def run_trial(ws: WordOrderSpec, num_train: int, num_generate: int, test_every: int = 0,
-              rng_seed: int = 0, log=None, warmup: bool = False) -> dict:
+              rng_seed: int = 0, log=None, warmup: bool = False,
+              host_loop: bool = False) -> dict:
     """Train on ``num_train`` random sentences (random mood) and generate ``num_generate``
     sentences per mood every ``test_every`` sentences (0: only at the end).
 
     ``warmup``: first train one sentence and generate one per mood in a scratch brain (same
     shapes, so every kernel compiles there; its wall time is ``warmup_s``), so that the
     per-sentence times below exclude compilation. The scratch brain draws no numbers from the
-    sentence stream: the trial is the same with or without it.
+    sentence stream: the trial is the same with or without it. ``host_loop``: train and
+    generate with host calls per round instead of one program per sentence (same results).
 
     Returns:
         ``{"history": [{"sentences", "fraction_correct": {order: f}, "generated": {...}}],
@@ -206,10 +299,10 @@ def run_trial(ws: WordOrderSpec, num_train: int, num_generate: int, test_every: 
         t0 = time.perf_counter()
         scratch = state
         for mood in range(len(ws.orders)):
-            scratch = train_sentence(spec, ws, scratch, 0, 1, 0, mood)
+            scratch = train_sentence(spec, ws, scratch, 0, 1, 0, mood, host_loop)
         jax.block_until_ready(scratch)
         for mood in range(len(ws.orders)):
-            generate(spec, ws, scratch, 0, 1, 0, mood)
+            generate(spec, ws, scratch, 0, 1, 0, mood, host_loop)
         warmup_s = time.perf_counter() - t0
     rnd = _random.Random(rng_seed)
     hist = []
@@ -224,7 +317,7 @@ def run_trial(ws: WordOrderSpec, num_train: int, num_generate: int, test_every: 
                 obj = rnd.choice([x for x in range(ws.num_nouns) if x != subj])
                 verb = rnd.randrange(ws.num_verbs)
                 t0 = time.perf_counter()
-                outs.append(generate(spec, ws, state, subj, obj, verb, mood))
+                outs.append(generate(spec, ws, state, subj, obj, verb, mood, host_loop))
                 clock["generate_s"].append(time.perf_counter() - t0)
             frac[order] = sum(o == order for o in outs) / len(outs)
             gen[order] = outs
@@ -236,7 +329,8 @@ def run_trial(ws: WordOrderSpec, num_train: int, num_generate: int, test_every: 
         mood = rnd.randrange(len(ws.orders))
         t0 = time.perf_counter()
         state = train_sentence(spec, ws, state, rnd.randrange(ws.num_nouns),
-                               rnd.randrange(ws.num_nouns), rnd.randrange(ws.num_verbs), mood)
+                               rnd.randrange(ws.num_nouns), rnd.randrange(ws.num_verbs), mood,
+                               host_loop)
         jax.block_until_ready(state)
         clock["train_s"].append(time.perf_counter() - t0)
         if test_every and (i + 1) % test_every == 0 and i + 1 < num_train:

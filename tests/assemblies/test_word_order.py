@@ -39,3 +39,25 @@ def test_no_learning_no_order():
     ws = W.WordOrderSpec(orders=("SOV",), n=20_000, beta=0.0, store_capacity=2**12)
     r = W.run_trial(ws, num_train=3, num_generate=4)
     assert r["history"][-1]["fraction_correct"]["SOV"] < 1.0
+
+
+def test_single_program_equals_host_loop():
+    """A training sentence and generation as one jitted program each give the host-driven
+    path's brain (bit for bit) and generated orders."""
+    import jax
+    import numpy as np
+    from jaxbrain.assemblies import brain as B
+    ws = W.WordOrderSpec(orders=("SOV",), n=2000, k=20, explicit_k=20, store_capacity=2**12,
+                         training_rounds=3, previous_rounds=0, role_firings=0,
+                         generation_firings=2, seed=1)   # few distinct rounds: fast compile
+    spec = W.make_brain_spec(ws)
+    st0 = B.init(spec)
+    ref = W.train_sentence(spec, ws, st0, 0, 1, 1, host_loop=True)
+    got = W.train_sentence(spec, ws, st0, 0, 1, 1)
+    assert jax.tree_util.tree_structure(got) == jax.tree_util.tree_structure(ref)
+    for x, y in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(ref)):
+        assert np.asarray(x).dtype == np.asarray(y).dtype
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    for args in [(0, 1, 0), (1, 0, 1)]:
+        assert W.generate(spec, ws, got, *args) == W.generate(spec, ws, ref, *args,
+                                                              host_loop=True)
