@@ -27,6 +27,11 @@ syntactic area, which fires into the two other helpers (while every TPJ fires in
 helper), and the next constituent is the helper with the larger input from that syntactic
 area. The generated order is the sequence of chosen helpers.
 
+Execution: :func:`train_sentence` runs a sentence's static :func:`training_schedule` and
+:func:`generate` its steps (each choice a ``lax.switch``) as ONE jitted program each (words
+and seed are data; repeated rounds a ``fori_loop``), bit for bit the result of the
+host-driven rounds (``host_loop=True``).
+
 Differences from the reference: generation runs with plasticity off (the reference sets a
 ``no_plasticity`` attribute the brain never reads, so its generation keeps learning); all
 areas are simulated exactly (implicit mode) rather than lazily.
