@@ -44,7 +44,7 @@ class Config:
     store_capacity: int = param(8192, positive, "learned-delta slots per fibre")
     seeds: tuple[int, ...] = param((0, 1, 2), nonnegative, "connectivity seeds (one pass each)")
     sentences: tuple[str, ...] = param((), None, "sentences to parse (empty: the whole test set)")
-    path: str = param("program", one_of(*PATHS), "'program': one jitted program per sentence; "
+    path: str = param("host", one_of(*PATHS), "'program': one jitted program per sentence; "
                       "'host': one host call per projection round")
     compare: bool = param(False, None, "also time the other path and check its dependencies")
 

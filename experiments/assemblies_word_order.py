@@ -41,7 +41,7 @@ class Config:
     store_capacity: int = param(2**18, positive, "learned-delta slots per fibre")
     seed: int = param(0, nonnegative, "connectivity and sentence seed")
     warmup: bool = param(True, None, "compile in a scratch brain first (times exclude compilation)")
-    path: str = param("program", one_of("program", "host"), "'program': one jitted program per "
+    path: str = param("host", one_of("program", "host"), "'program': one jitted program per "
                       "training sentence / generation; 'host': one host call per round")
 
     def check(self):
