@@ -14,7 +14,8 @@ interpreter on the CPU).
 * :func:`slot_input` returns the sum, the synaptic input ``(n, B)``;
 * :func:`alif_substep` goes on in registers with the module's adaptive-LIF update
   (:func:`jaxbrain.lm.modules.alif_update`, the same operations in the same order) and writes
-  only the new membrane, adaptation and 1-byte spikes: the input never goes to memory.
+  only the new membrane and adaptation (in place) and 1-byte spikes: the input never goes to
+  memory.
 
 Cost per substep and target module: ``K_t n_t B`` spike bytes gathered (mostly from L2: the
 spikes of a batch of 1,024 at the current config are 40 MB) and ``8 K_t n_t`` bytes of
@@ -155,7 +156,8 @@ def alif_substep(cols: tuple, wt, src, s: tuple, target: int, v, a, bias, g_in, 
         bias: (n,) float32 constant input; g_in, g_beta: (B,) float32 neuromodulatory gains.
         alpha, rho, beta0: the module's membrane and adaptation decays per substep and
             adaptation strength (static floats, float32 values).
-    Returns ``(v, a, spikes)``: (n, B) float32, float32, int8.
+    Returns ``(v, a, spikes)``: (n, B) float32, float32, int8; the new ``v`` and ``a`` reuse
+    the input buffers (updated in place: without it XLA copied both every substep of a scan).
     """
     n, batch, used = _check(cols, wt, src, s)
     tn, tb, grid, spec = _grid(n, batch, block_n, block_b)
