@@ -15,6 +15,7 @@ weight (hashed synapses times learned weights) from one area's winners onto anot
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import defaultdict
 from functools import partial
@@ -27,7 +28,7 @@ from . import brain as B
 from . import implicit
 from .kcap import k_cap
 
-__all__ = ["project_round", "repeat_rounds", "total_input"]
+__all__ = ["project_round", "repeat_rounds", "seedless", "total_input"]
 
 
 def _opaque(*args):
@@ -136,6 +137,13 @@ def project_round(spec: B.BrainSpec, state: B.BrainState, pm, fixed=frozenset(),
         else:
             new_areas[t] = areas[t]._replace(num_new=jnp.int32(0))
     return state._replace(areas=new_areas, stores=stores)
+
+
+def seedless(spec):
+    """``spec`` (a frozen dataclass with a ``seed``) with seed 0: the static argument of a
+    program that takes the seed as data (:func:`project_round`'s ``seed``), so that one
+    compilation serves every seed."""
+    return dataclasses.replace(spec, seed=0)
 
 
 def repeat_rounds(count: int, round_, state: B.BrainState, loop: bool = False):

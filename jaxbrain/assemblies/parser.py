@@ -42,7 +42,6 @@ of LEX's current winners, if it holds at least ``min_overlap`` (0.7) of them, el
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -53,7 +52,7 @@ import jax
 import jax.numpy as jnp
 
 from . import brain as B
-from .fibrewise import project_round, repeat_rounds
+from .fibrewise import project_round, repeat_rounds, seedless
 
 __all__ = ["LEX", "DET", "SUBJ", "OBJ", "VERB", "ADJ", "ADVERB", "PREP", "PREP_P", "AREAS",
            "SYNTACTIC_AREAS", "ENGLISH_LEXICON", "CATEGORY_RULES", "READOUT_RULES",
@@ -543,9 +542,8 @@ def parse_and_read(spec: B.BrainSpec, ps: ParserSpec, state: B.BrainState, words
     fixed = _fixed_areas(spec, state) if fixed is None else frozenset(fixed)
     # the seed is data: one compilation per plan serves every seed
     st, lex, dropped, max_size = _parse_program(
-        dataclasses.replace(spec, seed=0), dataclasses.replace(ps, seed=0), state,
-        jnp.asarray(words, jnp.int32), jnp.uint32(spec.seed), ops=the_plan.ops, order=order,
-        fixed=fixed)
+        seedless(spec), seedless(ps), state, jnp.asarray(words, jnp.int32),
+        jnp.uint32(spec.seed), ops=the_plan.ops, order=order, fixed=fixed)
     lex, dropped, max_size = jax.device_get((lex, dropped, max_size))
     return st, _dependencies(ps, order, lex), int(dropped), int(max_size)
 

@@ -41,7 +41,6 @@ areas are simulated exactly (implicit mode) rather than lazily.
 
 from __future__ import annotations
 
-import dataclasses
 import random as _random
 import time
 from dataclasses import dataclass
@@ -51,7 +50,7 @@ import jax
 import jax.numpy as jnp
 
 from . import brain as B
-from .fibrewise import project_round, repeat_rounds, total_input
+from .fibrewise import project_round, repeat_rounds, seedless, total_input
 
 __all__ = ["WordOrderSpec", "make_brain_spec", "train_sentence", "generate", "training_map",
            "training_schedule",
@@ -180,12 +179,6 @@ def _run_steps(spec, state, ids, steps, learn: bool, loop: bool = False, seed=No
     return state
 
 
-def _seedless(spec: B.BrainSpec) -> B.BrainSpec:
-    """The spec with seed 0: the static argument of a program that takes the seed as data
-    (one compilation for every seed)."""
-    return dataclasses.replace(spec, seed=0)
-
-
 @partial(jax.jit, static_argnames=("spec", "steps"))
 def _train_program(spec, state, ids, seed, *, steps):
     """One training sentence as one program (``ids``: int32[4], ``seed``: uint32[])."""
@@ -202,7 +195,7 @@ def train_sentence(spec: B.BrainSpec, ws: WordOrderSpec, state: B.BrainState, su
     steps = training_schedule(ws, mood)
     if host_loop:
         return _run_steps(spec, state, ids, steps, True)
-    return _train_program(_seedless(spec), state, jnp.asarray(ids, jnp.int32),
+    return _train_program(seedless(spec), state, jnp.asarray(ids, jnp.int32),
                           jnp.uint32(spec.seed), steps=steps)
 
 
@@ -266,7 +259,7 @@ def generate(spec: B.BrainSpec, ws: WordOrderSpec, state: B.BrainState, subj: in
     (same result)."""
     ids = (mood, subj, obj, ws.num_nouns + verb)
     if not host_loop:
-        idx = _generate_program(_seedless(spec), ws.generation_firings, state,
+        idx = _generate_program(seedless(spec), ws.generation_firings, state,
                                 jnp.asarray(ids, jnp.int32), jnp.uint32(spec.seed))
         return "".join("SOV"[i] for i in jax.device_get(idx))
     s, inp = _generation_start(spec, ws.generation_firings, state, ids)
