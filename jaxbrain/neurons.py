@@ -37,24 +37,20 @@ __all__ = [
 
 # ---- spike nonlinearity with surrogate gradient -----------------------------------------
 
-@jax.custom_vjp
+@jax.custom_jvp
 def spike_fn(x: Array, slope: float = 5.0) -> Array:
-    """Heaviside ``x >= 0`` as float; backward pass uses the fast-sigmoid surrogate
+    """Heaviside ``x >= 0`` as float; its derivative is the fast-sigmoid surrogate
     ``d/dx = 1 / (1 + slope*|x|)**2`` (Zenke & Ganguli 2018). ``x`` is (v - v_th) in mV
-    (or any scaled distance to threshold)."""
+    (or any scaled distance to threshold). A ``custom_jvp`` (not vjp), so that the models
+    also trace inside GPU kernels (:mod:`jaxbrain.persistent`)."""
     return (x >= 0).astype(jnp.result_type(x, jnp.float32))
 
 
-def _spike_fwd(x, slope=5.0):
-    return spike_fn(x, slope), (x, slope)
-
-
-def _spike_bwd(res, g):
-    x, slope = res
-    return (g / (1.0 + slope * jnp.abs(x)) ** 2, jnp.zeros_like(jnp.asarray(slope)))
-
-
-spike_fn.defvjp(_spike_fwd, _spike_bwd)
+@spike_fn.defjvp
+def _spike_jvp(primals, tangents):
+    x, slope = primals
+    dx, _ = tangents
+    return spike_fn(x, slope), dx / (1.0 + slope * jnp.abs(x)) ** 2
 
 
 class NeuronModel(NamedTuple):
@@ -109,7 +105,11 @@ def _lif_init(params: LIFParams, n, v0=None) -> LIFState:
 
 
 def _ref_steps(params, dt):
-    return jnp.round(jnp.asarray(params.t_ref) / dt).astype(jnp.int32)
+    """t_ref / dt rounded half to even (as jnp.round; spelled out, so it traces in kernels)."""
+    x = jnp.asarray(params.t_ref, jnp.float32) / dt
+    r = jnp.floor(x + 0.5)
+    r = jnp.where((r - x == 0.5) & (r - 2.0 * jnp.floor(r / 2.0) != 0), r - 1.0, r)
+    return r.astype(jnp.int32)
 
 
 def _fire_and_reset(params, v_new, state, dt):

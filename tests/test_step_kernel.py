@@ -1,0 +1,93 @@
+"""One GPU kernel per step (jaxbrain.step_kernel) simulates what fused.step simulates.
+
+On the CPU the kernel runs in the Pallas interpreter (programs in turn, exact scatter);
+the GPU test compares with the fused XLA path with a tolerance for the order of the float
+atomics.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxbrain import fused
+from jaxbrain import step_kernel as sk
+from jaxbrain.models import brette2007, potjans2014
+from jaxbrain.models.coba_scaled import coba_scaled
+
+
+def _reference(fnet, state, steps):
+    def body(s, _):
+        s, spk = fused.step(fnet, s)
+        return s, jnp.concatenate([spk[k] for k in fnet.populations])
+    return jax.jit(lambda s: jax.lax.scan(body, s, None, length=steps))(state)
+
+
+def _check_same(fnet, state, steps, min_spikes, interpret=True, **kw):
+    ref_state, ref_spikes = _reference(fnet, state, steps)
+    new_state, counts = sk.run(sk.prepare(fnet), state, steps, interpret=interpret, **kw)
+    np.testing.assert_array_equal(np.asarray(counts), np.asarray(ref_spikes.sum(0)).astype(np.int32))
+    assert int(counts.sum()) >= min_spikes
+    for a, b in zip(jax.tree.leaves(new_state.neurons), jax.tree.leaves(ref_state.neurons)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(np.asarray(new_state.ring.buf), np.asarray(ref_state.ring.buf), rtol=1e-5, atol=1e-4)
+    assert int(new_state.t) == int(state.t) + steps
+    return new_state
+
+
+def test_brette_coba_same_spikes_and_state_as_fused_step():
+    net, state = brette2007.coba(n_exc=800, n_inh=200, p=0.05, seed=3)
+    fnet = fused.fuse(net)
+    _check_same(fnet, fused.fuse_state(fnet, state), 100, 100)
+
+
+def test_resumes_from_any_step():
+    """Two runs of 7 and 30 steps equal one of 37 (ring slots and state halves move with t)."""
+    net, state = coba_scaled(0.25, impl="event")
+    fnet = fused.fuse(net)
+    knet = sk.prepare(fnet)
+    fstate = fused.fuse_state(fnet, state)
+    s7, c7 = sk.run(knet, fstate, 7, interpret=True)
+    s37, c30 = sk.run(knet, s7, 30, interpret=True)
+    ref_state, ref_spikes = _reference(fnet, fstate, 37)
+    np.testing.assert_array_equal(np.asarray(c7 + c30), np.asarray(ref_spikes.sum(0)).astype(np.int32))
+    np.testing.assert_allclose(np.asarray(s37.neurons.v), np.asarray(ref_state.neurons.v), rtol=1e-5, atol=1e-4)
+    assert int(c7.sum() + c30.sum()) > 0
+
+
+@pytest.mark.slow
+def test_microcircuit_drive_heterogeneous_delays_long_rows():
+    """Poisson drive per population, delays of 1-45 steps, rows cut in chunks (programs per chunk)."""
+    net, state = potjans2014.microcircuit(0.02, seed=1, impl="event")
+    fnet = fused.fuse(net, 5.0)
+    assert fnet.synapses.conn.delay.heterogeneous and sk.ek.tile_shape(fnet.synapses.ell.targets.shape[1], True)[2] > 1
+    _check_same(fnet, fused.fuse_state(fnet, state), 60, 20)
+
+
+def test_bad_block_is_refused():
+    net, state = coba_scaled(0.05, impl="event")
+    fnet = fused.fuse(net)
+    with pytest.raises(ValueError, match="block must be a power of two"):
+        sk.run(sk.prepare(fnet), fused.fuse_state(fnet, state), 3, block=1000, interpret=True)
+
+
+def test_kernel_lowers_for_the_gpu():
+    """The Triton lowering runs on any machine: catches primitives Triton lacks."""
+    net, state = brette2007.coba(n_exc=800, n_inh=200, p=0.05, seed=3)
+    fnet = fused.fuse(net)
+    try:
+        sk.run.trace(sk.prepare(fnet), fused.fuse_state(fnet, state), 5).lower(lowering_platforms=("cuda",))
+    except Exception as e:  # a jaxlib without the CUDA/Triton lowering
+        if "cuda" in str(e).lower() and "platform" in str(e).lower():
+            pytest.skip(f"no Triton lowering here: {e}")
+        raise
+
+
+@pytest.mark.gpu
+def test_same_rates_as_fused_path_on_gpu():
+    net, state = coba_scaled(1.0, impl="procedural")
+    fnet = fused.fuse(net, 60.0)
+    fstate = fused.fuse_state(fnet, state)
+    _, ref_spikes = _reference(fnet, fstate, 500)
+    _, counts = sk.run(sk.prepare(fnet), fstate, 500, unroll=4)
+    assert abs(int(counts.sum()) - float(ref_spikes.sum())) <= 1e-3 * float(ref_spikes.sum())
