@@ -18,7 +18,7 @@ from pathlib import Path
 
 import jax
 
-from jaxbrain import fused, propagation
+from jaxbrain import fused, propagation, step_kernel
 from jaxbrain.energy import measure_energy, per_unit
 from jaxbrain import simulate as sim
 from jaxbrain.config import param, positive
@@ -35,7 +35,8 @@ class Config:
     scales: tuple[float, ...] = param((1.0, 10.0, 100.0, 1000.0), positive, "network size / 4,000")
     impls: tuple[str, ...] = param(("event", "procedural"), doc="propagation implementations")
     kernels: tuple[str, ...] = param(("kernel",), doc="event delivery: 'kernel' (fused Pallas) and/or 'xla'")
-    forms: tuple[str, ...] = param(("merged", "network"), doc="'merged' (jaxbrain.fused) and/or 'network'")
+    forms: tuple[str, ...] = param(("merged", "network"), doc="'merged' (jaxbrain.fused), 'kernel' (merged, "
+                                   "stepped by jaxbrain.step_kernel: one kernel per step) and/or 'network'")
     duration_ms: float = param(1000.0, positive, "biological time per timed run, ms")
     chunk_steps: int = param(2000, positive, "steps per jitted scan")
 
@@ -54,25 +55,30 @@ def run(cfg: Config, out: Path) -> dict:
     dev = jax.devices()[0]
     rows = []
     for scale, impl, method, form in itertools.product(cfg.scales, cfg.impls, cfg.kernels, cfg.forms):
-        if form == "merged" and impl != cfg.impls[0]:
+        if form in ("merged", "kernel") and impl != cfg.impls[0]:
             continue  # merged synapses are explicit whatever impl built them: one row suffices
         propagation.EVENT_KERNEL["method"] = method
         t0 = time.perf_counter()
         net, state = coba_scaled(scale, impl=impl)
-        if form == "merged":
+        if form in ("merged", "kernel"):
             net = fused.fuse(net, rate_hz=60.0)
             state = fused.fuse_state(net, state)
+        knet = step_kernel.prepare(net) if form == "kernel" else None
         jax.block_until_ready(state)
         build_s = time.perf_counter() - t0
         n = sum(p.n for p in net.populations.values())
         steps = int(round(cfg.duration_ms / net.dt))
         chunk = min(cfg.chunk_steps, steps)
+        if form == "kernel":  # counts per neuron only (brainevent's benchmark keeps a spike sum)
+            simulate = lambda: step_kernel.simulate(knet, state, steps, chunk_steps=chunk)
+        else:
+            simulate = lambda: sim.run(net, state, steps, chunk_steps=chunk, progress=False)
         t1 = time.perf_counter()
-        sim.run(net, state, steps, chunk_steps=chunk, progress=False)
+        simulate()
         first_s = time.perf_counter() - t1
         t2 = time.perf_counter()
         with measure_energy() as energy:
-            _, rec = sim.run(net, state, steps, chunk_steps=chunk, progress=False)
+            _, rec = simulate()
             jax.block_until_ready(rec.counts)
         wall = time.perf_counter() - t2
         rate = sum(rec.counts[k].sum() for k in rec.counts) / n / (cfg.duration_ms * 1e-3)
@@ -81,7 +87,7 @@ def run(cfg: Config, out: Path) -> dict:
         per_bio_s = wall / (cfg.duration_ms * 1e-3)
         floor_s = floor_bytes_per_step(n, float(rate), 80, net.dt, impl) / HBM_BYTES_PER_S * 1e4
         peer = BRAINEVENT_H100_S_PER_BIO_S.get(n)
-        row = {"n_neurons": n, "impl": impl if form == "network" else "merged", "delivery": method, "rate_hz": float(rate), "build_s": build_s,
+        row = {"n_neurons": n, "impl": impl if form == "network" else form, "delivery": method, "rate_hz": float(rate), "build_s": build_s,
                "compile_and_first_run_s": first_s, "wall_s_per_bio_s": per_bio_s,
                "real_time_factor": per_bio_s, "syn_events_per_s": events / wall,
                "peak_bytes": stats.get("peak_bytes_in_use"), "floor_s_per_bio_s": floor_s,

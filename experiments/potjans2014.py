@@ -3,6 +3,7 @@ and pairwise correlations (2 ms bins), raster and rate figures.
 
     jaxbrain run potjans2014                    # n_scaling = 0.1 (7,717 neurons)
     jaxbrain run potjans2014 --set n_scaling=1  # the full 77,169-neuron circuit (GPU)
+    jaxbrain run potjans2014 --set n_scaling=1 --set kernel=true  # one GPU kernel per step
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from jaxbrain import analysis, fused, plotting  # noqa: E402
+from jaxbrain import analysis, fused, plotting, step_kernel  # noqa: E402
 from jaxbrain import simulate as sim  # noqa: E402
 from jaxbrain.config import in_range, nonnegative, one_of, param, positive  # noqa: E402
 from jaxbrain.models import potjans2014 as pd  # noqa: E402
@@ -31,22 +32,27 @@ class Config:
     seed: int = param(0, nonnegative, "seed")
     impl: str = param("auto", one_of("auto", *IMPLS), "propagation implementation")
     raster_neurons: int = param(100, positive, "recorded neurons per population")
-    merged: bool = param(False, None, "simulate the merged form (jaxbrain.fused: one kernel per step on a GPU)")
+    merged: bool = param(False, None, "simulate the merged form (jaxbrain.fused: a few kernels per step)")
+    kernel: bool = param(False, None, "merged form stepped by jaxbrain.step_kernel (one GPU kernel per step)")
 
 
 def run(cfg: Config, out) -> dict:
     t0 = time.perf_counter()
     net, state = pd.microcircuit(cfg.n_scaling, cfg.seed, impl=cfg.impl)
-    if cfg.merged:
+    if cfg.merged or cfg.kernel:
         net = fused.fuse(net, rate_hz=5.0)
         state = fused.fuse_state(net, state)
+    knet = step_kernel.prepare(net) if cfg.kernel else None
     build_s = time.perf_counter() - t0
     m = {k: min(cfg.raster_neurons, p.n) for k, p in net.populations.items()}
     warm, steps = int(cfg.warmup_ms / net.dt), int(cfg.duration_ms / net.dt)
-    monitor = sim.Monitor(raster=m)
-    state, _ = sim.run(net, state, warm, monitor, chunk_steps=1000)  # compiles the timed program too
+    if cfg.kernel:
+        simulate = lambda s, n: step_kernel.simulate(knet, s, n, m, chunk_steps=1000)
+    else:
+        simulate = lambda s, n: sim.run(net, s, n, sim.Monitor(raster=m), chunk_steps=1000)
+    state, _ = simulate(state, warm)  # compiles the timed program too
     t1 = time.perf_counter()
-    state, rec = sim.run(net, state, steps, monitor, chunk_steps=1000)
+    state, rec = simulate(state, steps)
     run_s = time.perf_counter() - t1
     rates = sim.rates_hz(rec)
     metrics = {"n_neurons": int(sum(p.n for p in net.populations.values())), "build_s": build_s,

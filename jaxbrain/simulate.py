@@ -79,12 +79,17 @@ class Monitor:
     # field) with a trailing population axis, split per population by ``_split``.
 
     def _record_merged(self, fnet: fused.FusedNetwork, state, spikes: jax.Array) -> dict:
-        names = list(fnet.populations)
-        seg = _segment_ids(fnet)
-        # one segmented sum of [spike, v is not finite] per neuron (a sum of 0/1 values is
-        # exact, and zero only if every term is)
+        # one column reduction of [spike, v is not finite] per neuron and population (a sum of
+        # 0/1 values is exact, and zero only if every term is). The population mask is
+        # computed inside the reduction from the neuron index: no [N, P] array in memory, and
+        # no scatter (a segment_sum into P bins serialises N atomics on a GPU)
+        starts = np.array(list(fnet.offsets.values()))
+        ends = starts + np.array([p.n for p in fnet.populations.values()])
+        idx = jnp.arange(spikes.shape[0])[:, None]
+        in_pop = (idx >= starts[None, :]) & (idx < ends[None, :])  # [N, P]
         bad = (~jnp.isfinite(state.neurons.v)).astype(spikes.dtype)
-        sums = jax.ops.segment_sum(jnp.stack([spikes, bad], axis=1), seg, len(names), indices_are_sorted=True)
+        x = jnp.stack([spikes, bad], axis=1)  # [N, 2]
+        sums = jnp.sum(jnp.where(in_pop[:, :, None], x[:, None, :], 0), axis=0)  # [P, 2]
         out = {"pop_spikes": sums[:, 0], "finite": sums[:, 1] == 0}
         if self.raster:
             out["raster"] = spikes[_gather_index(fnet, _clip(fnet, self.raster))] > 0
@@ -105,11 +110,6 @@ class Monitor:
             for f, items in _traces_by_field(self.traces).items():
                 out["traces"].update(_split_last(rec["traces"][f], _clip(fnet, items)))
         return out
-
-
-def _segment_ids(fnet: fused.FusedNetwork) -> np.ndarray:
-    """int32 [N]: the population index (in ``fnet.populations`` order) of every neuron."""
-    return np.concatenate([np.full(p.n, i, np.int32) for i, p in enumerate(fnet.populations.values())])
 
 
 def _gather_index(fnet: fused.FusedNetwork, items) -> np.ndarray:

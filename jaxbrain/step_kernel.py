@@ -38,10 +38,11 @@ from jax.experimental.pallas import triton as plt
 from . import event_kernel as ek
 from . import fused, inputs
 from . import network as nw
+from .simulate import Recording
 
-__all__ = ["KernelNetwork", "prepare", "run"]
+__all__ = ["KernelNetwork", "prepare", "run", "simulate"]
 
-BLOCK = 1024  # neurons per block of the update phase (default)
+BLOCK = 512  # neurons per program (default: fastest measured on an H100 for 4k-4M neurons)
 PAD = 4096  # per-neuron arrays are padded to a multiple of this (so any block up to PAD divides)
 
 
@@ -116,13 +117,13 @@ def _scatter_add(buf, idx, val, live, interpret):
         plt.atomic_add(buf, idx, val, mask=live)
 
 
-def _kernel(t_ref, seed_ref, *refs, knet, n_leaves, treedef, block, rows, slots, ring_len, interpret):
+def _kernel(t_ref, seed_ref, *refs, knet, n_leaves, treedef, block, rows, slots, ring_len, record, interpret):
     fnet = knet.fnet
     n_ell = 3 if knet.delays is not None else 2
     n_arr = len(knet.arrays)
     arr_refs, ell_refs = refs[:n_arr], refs[n_arr:n_arr + n_ell]
-    outs = refs[n_arr + n_ell + n_leaves + 2:]
-    state_refs, (ring, counts) = outs[:n_leaves], outs[n_leaves:]
+    outs = refs[n_arr + n_ell + n_leaves + 3 + record:]
+    state_refs, (ring, counts, pop_spikes, *raster) = outs[:n_leaves], outs[n_leaves:]
     n, n_pad = fnet.n, knet.n_pad
     n_cols = 2 * n_pad
     d = fnet.synapses.ell.targets.shape[1]
@@ -161,6 +162,13 @@ def _kernel(t_ref, seed_ref, *refs, knet, n_leaves, treedef, block, rows, slots,
         for r, x in zip(state_refs, jax.tree.leaves(state)):
             plt.store(r.at[there], x)
         plt.store(counts.at[idx], ld(counts) + active.astype(jnp.int32))
+        row = t - t_ref[1]
+        ends = starts[1:] + (n,)
+        for p, (start, end) in enumerate(zip(starts, ends)):  # spikes per population and step
+            in_pop = active & (idx >= start) & (idx < end)
+            plt.atomic_add(pop_spikes, row * len(starts) + p, jnp.sum(in_pop.astype(jnp.int32)))
+        if record:  # row t - t0 of the raster
+            plt.store(raster[0].at[row * n_pad + idx], active.astype(jnp.int8))
         before = ((t + ring_len - 1) % ring_len) * n_cols + idx
         plt.store(ring.at[before], jnp.zeros((block,), jnp.float32))
         plt.store(ring.at[before + n_pad], jnp.zeros((block,), jnp.float32))
@@ -188,36 +196,49 @@ def _kernel(t_ref, seed_ref, *refs, knet, n_leaves, treedef, block, rows, slots,
     jax.lax.fori_loop(0, (count + rows - 1) // rows, tile, 0)
 
 
-def _step(knet, leaves, ring, counts, t, *, treedef, block, num_warps, interpret):
-    """One kernel launch: the padded state advanced from step ``t`` to ``t + 1``."""
+def _step(knet, leaves, ring, counts, pop_spikes, raster, t, t0, *, treedef, block, num_warps, interpret):
+    """One kernel launch: the padded state advanced from step ``t`` to ``t + 1`` (and, with a
+    ``raster``, its row ``t - t0`` written)."""
     fnet = knet.fnet
     rows, slots, chunks = ek.tile_shape(fnet.synapses.ell.targets.shape[1], explicit=True)
     ell = [knet.targets, knet.weights] + ([knet.delays] if knet.delays is not None else [])
-    outs = [*leaves, ring, counts]
-    args = [jnp.reshape(t, (1,)), jnp.reshape(jnp.asarray(fnet.seed, jnp.int32), (1,)), *knet.arrays, *ell, *outs]
+    outs = [*leaves, ring, counts, pop_spikes, *raster]
+    args = [jnp.stack([t, t0]), jnp.reshape(jnp.asarray(fnet.seed, jnp.int32), (1,)), *knet.arrays, *ell, *outs]
     first_out = len(args) - len(outs)
     kernel = functools.partial(_kernel, knet=knet, n_leaves=len(leaves), treedef=treedef, block=block, rows=rows,
-                               slots=slots, ring_len=ring.shape[0] // (2 * knet.n_pad), interpret=interpret)
+                               slots=slots, ring_len=ring.shape[0] // (2 * knet.n_pad), record=len(raster),
+                               interpret=interpret)
     out = pl.pallas_call(
         kernel, grid=(knet.n_pad // block, chunks), interpret=interpret,
         out_shape=[jax.ShapeDtypeStruct(x.shape, x.dtype) for x in outs],
         input_output_aliases={first_out + i: i for i in range(len(outs))},
         compiler_params=plt.CompilerParams(num_warps=num_warps, num_stages=1))(*args)
-    return list(out[:len(leaves)]), out[-2], out[-1]
+    return list(out[:len(leaves)]), *out[len(leaves):len(leaves) + 3], list(out[len(leaves) + 3:])
 
 
-@functools.partial(jax.jit, static_argnames=("steps", "block", "num_warps", "unroll", "interpret"))
-def run(knet: KernelNetwork, state: fused.FusedState, steps: int, *, block: int = BLOCK, num_warps: int = 4,
-        unroll: int = 1, interpret: bool = False):
+def run(knet: KernelNetwork, state: fused.FusedState, steps: int, *, record: bool = False, block: int = BLOCK,
+        num_warps: int = 4, unroll: int = 4, interpret: bool = False):
     """Advance ``state`` (a :class:`~jaxbrain.fused.FusedState` of ``knet.fnet``) by ``steps``
     steps, one kernel launch per step.
 
-    Returns ``(state, spike_counts)``: the new state and int32 [N] spikes per neuron over the
-    run. ``block``: neurons per program (a power of two from 128 to ``PAD``); ``num_warps``:
+    Returns ``(state, spike_counts, pop_spikes)``: the new state, int32 [N] spikes per neuron
+    over the run and int32 [steps, populations] spikes per population and step (populations in
+    ``fnet.offsets`` order); with ``record`` also ``raster``, int8 [steps, N] (1 where a
+    neuron spiked; N bytes per step of device memory). ``block``: neurons per program (a power of two from 128 to ``PAD``); ``num_warps``:
     warps per program; ``unroll``: steps per iteration of the step loop.
     """
     if block < 128 or PAD % block or block & (block - 1):
         raise ValueError(f"block must be a power of two from 128 to {PAD}, got {block}")
+    if not interpret and jax.default_backend() != "gpu":
+        raise ValueError(f"step_kernel.run compiles a GPU (Triton) kernel; the backend is "
+                         f"{jax.default_backend()!r}: use a GPU, or interpret=True (slow, for tests)")
+    return _run(knet, state, steps, record=record, block=block, num_warps=num_warps, unroll=unroll,
+                interpret=interpret)
+
+
+@functools.partial(jax.jit, static_argnames=("steps", "record", "block", "num_warps", "unroll", "interpret"))
+def _run(knet: KernelNetwork, state: fused.FusedState, steps: int, *, record: bool = False, block: int = BLOCK,
+        num_warps: int = 4, unroll: int = 4, interpret: bool = False):
     fnet = knet.fnet
     n, n_pad = fnet.n, knet.n_pad
     leaves, treedef = jax.tree.flatten(state.neurons)
@@ -235,14 +256,44 @@ def run(knet: KernelNetwork, state: fused.FusedState, steps: int, *, block: int 
     one = functools.partial(_step, knet, treedef=treedef, block=block, num_warps=num_warps, interpret=interpret)
 
     def body(c, _):
-        leaves, ring, counts, t = c
-        return (*one(leaves, ring, counts, t), t + 1), None
+        leaves, ring, counts, pop_spikes, raster, t = c
+        return (*one(leaves, ring, counts, pop_spikes, raster, t, t0), t + 1), None
 
-    carry = (leaves, ring, jnp.zeros((n_pad,), jnp.int32), t0)
-    (leaves, ring, counts, t1), _ = jax.lax.scan(body, carry, None, length=steps, unroll=unroll)
+    raster = [jnp.zeros((steps * n_pad,), jnp.int8)] if record else []
+    n_pops = len(fnet.populations)
+    carry = (leaves, ring, jnp.zeros((n_pad,), jnp.int32), jnp.zeros((steps * n_pops,), jnp.int32), raster, t0)
+    (leaves, ring, counts, pop_spikes, raster, t1), _ = jax.lax.scan(body, carry, None, length=steps, unroll=min(unroll, steps))
     neurons = jax.tree.unflatten(treedef, [jax.lax.dynamic_slice(x, ((t1 % 2) * n_pad,), (n,)) for x in leaves])
     ring = ring[:-1].reshape(length + 1, 2 * n_pad)
     ring = ring[(t1 + jnp.arange(length)) % (length + 1)]  # steps t1 .. t1 + L - 1
     ring = jnp.zeros((length, 2 * n), buf.dtype).at[(t1 + jnp.arange(length)) % length].set(
         jnp.concatenate([ring[:, :n], ring[:, n_pad:n_pad + n]], axis=1))
-    return fused.FusedState(neurons, state.ring._replace(buf=ring), state.t + steps), counts[:n]
+    new = fused.FusedState(neurons, state.ring._replace(buf=ring), state.t + steps)
+    out = (new, counts[:n], pop_spikes.reshape(steps, n_pops))
+    return out + (raster[0].reshape(steps, n_pad)[:, :n],) if record else out
+
+
+def simulate(knet: KernelNetwork, state: fused.FusedState, steps: int, raster: dict[str, int] | None = None,
+             chunk_steps: int = 1000, **kw) -> tuple[fused.FusedState, Recording]:
+    """``steps`` steps in chunks of ``chunk_steps`` (one :func:`run` each), returning a
+    :class:`~jaxbrain.simulate.Recording` as :func:`jaxbrain.simulate.run` does: spikes per
+    population and step, spikes per neuron, and a raster of the first ``raster[pop]`` neurons
+    of each population. ``kw``: :func:`run`'s tuning arguments."""
+    fnet = knet.fnet
+    raster = {k: min(m, fnet.populations[k].n) for k, m in (raster or {}).items()}
+    pop_spikes, rasters, counts = [], {k: [] for k in raster}, 0
+    done = 0
+    while done < steps:
+        n = min(chunk_steps, steps - done)
+        state, c, p, *r = run(knet, state, n, record=bool(raster), **kw)
+        counts = counts + np.asarray(c)
+        pop_spikes.append(np.asarray(p))
+        for k in raster:
+            o = fnet.offsets[k]
+            rasters[k].append(np.asarray(r[0][:, o:o + raster[k]]) > 0)
+        done += n
+    pop_spikes = np.concatenate(pop_spikes)
+    rec = Recording(fnet.dt, {k: pop_spikes[:, i] for i, k in enumerate(fnet.offsets)},
+                    {k: counts[o:o + fnet.populations[k].n] for k, o in fnet.offsets.items()},
+                    raster={k: np.concatenate(v) for k, v in rasters.items()})
+    return state, rec

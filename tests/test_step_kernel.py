@@ -25,7 +25,8 @@ def _reference(fnet, state, steps):
 
 def _check_same(fnet, state, steps, min_spikes, interpret=True, **kw):
     ref_state, ref_spikes = _reference(fnet, state, steps)
-    new_state, counts = sk.run(sk.prepare(fnet), state, steps, interpret=interpret, **kw)
+    new_state, counts, pop = sk.run(sk.prepare(fnet), state, steps, interpret=interpret, **kw)
+    assert int(pop.sum()) == int(counts.sum()) and pop.shape == (steps, len(fnet.populations))
     np.testing.assert_array_equal(np.asarray(counts), np.asarray(ref_spikes.sum(0)).astype(np.int32))
     assert int(counts.sum()) >= min_spikes
     for a, b in zip(jax.tree.leaves(new_state.neurons), jax.tree.leaves(ref_state.neurons)):
@@ -47,8 +48,8 @@ def test_resumes_from_any_step():
     fnet = fused.fuse(net)
     knet = sk.prepare(fnet)
     fstate = fused.fuse_state(fnet, state)
-    s7, c7 = sk.run(knet, fstate, 7, interpret=True)
-    s37, c30 = sk.run(knet, s7, 30, interpret=True)
+    s7, c7, _ = sk.run(knet, fstate, 7, interpret=True)
+    s37, c30, _ = sk.run(knet, s7, 30, interpret=True)
     ref_state, ref_spikes = _reference(fnet, fstate, 37)
     np.testing.assert_array_equal(np.asarray(c7 + c30), np.asarray(ref_spikes.sum(0)).astype(np.int32))
     np.testing.assert_allclose(np.asarray(s37.neurons.v), np.asarray(ref_state.neurons.v), rtol=1e-5, atol=1e-4)
@@ -69,6 +70,9 @@ def test_bad_block_is_refused():
     fnet = fused.fuse(net)
     with pytest.raises(ValueError, match="block must be a power of two"):
         sk.run(sk.prepare(fnet), fused.fuse_state(fnet, state), 3, block=1000, interpret=True)
+    if jax.default_backend() != "gpu":
+        with pytest.raises(ValueError, match="GPU"):
+            sk.run(sk.prepare(fnet), fused.fuse_state(fnet, state), 3)
 
 
 def test_kernel_lowers_for_the_gpu():
@@ -76,7 +80,9 @@ def test_kernel_lowers_for_the_gpu():
     net, state = brette2007.coba(n_exc=800, n_inh=200, p=0.05, seed=3)
     fnet = fused.fuse(net)
     try:
-        sk.run.trace(sk.prepare(fnet), fused.fuse_state(fnet, state), 5).lower(lowering_platforms=("cuda",))
+        for record in (False, True):
+            sk._run.trace(sk.prepare(fnet), fused.fuse_state(fnet, state), 5, record=record, interpret=False,
+                         ).lower(lowering_platforms=("cuda",))
     except Exception as e:  # a jaxlib without the CUDA/Triton lowering
         if "cuda" in str(e).lower() and "platform" in str(e).lower():
             pytest.skip(f"no Triton lowering here: {e}")
@@ -89,5 +95,36 @@ def test_same_rates_as_fused_path_on_gpu():
     fnet = fused.fuse(net, 60.0)
     fstate = fused.fuse_state(fnet, state)
     _, ref_spikes = _reference(fnet, fstate, 500)
-    _, counts = sk.run(sk.prepare(fnet), fstate, 500, unroll=4)
+    _, counts, _ = sk.run(sk.prepare(fnet), fstate, 500)
     assert abs(int(counts.sum()) - float(ref_spikes.sum())) <= 1e-3 * float(ref_spikes.sum())
+
+
+def test_raster_records_every_spike_at_its_step():
+    net, state = coba_scaled(0.25, impl="event")
+    fnet = fused.fuse(net)
+    fstate = fused.fuse_state(fnet, state)
+    ref_state, ref_spikes = _reference(fnet, fstate, 40)
+    _, counts, _, raster = sk.run(sk.prepare(fnet), fstate, 40, record=True, interpret=True)
+    assert raster.shape == (40, fnet.n) and raster.dtype == jnp.int8
+    np.testing.assert_array_equal(np.asarray(raster), np.asarray(ref_spikes).astype(np.int8))
+    np.testing.assert_array_equal(np.asarray(raster.sum(0, dtype=jnp.int32)), np.asarray(counts))
+    assert int(counts.sum()) > 0
+
+
+def test_simulate_gives_the_recording_of_simulate_run():
+    from jaxbrain import simulate as sim
+    net, state = brette2007.coba(n_exc=800, n_inh=200, p=0.05, seed=3)
+    fnet = fused.fuse(net)
+    fstate = fused.fuse_state(fnet, state)
+    mon = sim.Monitor(raster={"E": 30, "I": 10_000})
+    _, ref = sim.run(fnet, fstate, 50, mon, chunk_steps=50, progress=False)
+    _, rec = sk.simulate(sk.prepare(fnet), fstate, 50, {"E": 30, "I": 10_000}, chunk_steps=20, interpret=True)
+    _, rec2 = sk.simulate(sk.prepare(fnet), fstate, 50, chunk_steps=50, interpret=True)  # no raster
+    assert not rec2.raster
+    for k in fnet.populations:
+        np.testing.assert_array_equal(rec2.pop_spikes[k], np.asarray(ref.pop_spikes[k]))
+    for k in fnet.populations:
+        np.testing.assert_array_equal(rec.pop_spikes[k], np.asarray(ref.pop_spikes[k]))
+        np.testing.assert_array_equal(rec.counts[k], np.asarray(ref.counts[k]))
+        np.testing.assert_array_equal(rec.raster[k], np.asarray(ref.raster[k]))
+    assert rec.raster["I"].shape == (50, 200) and sum(int(v.sum()) for v in rec.counts.values()) > 0
