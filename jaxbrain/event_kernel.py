@@ -21,7 +21,12 @@ capacity and no synchronisation:
 Every spike is delivered whatever the activity; cost per step: one read of the spikes plus
 the rows of the sources that spiked. Float atomics make the order of the additions, and so
 the last bits of a sum, vary between runs, as with XLA's own scatter-add on a GPU; on the
-CPU jaxbrain uses the deterministic XLA path. ``interpret=True`` runs the kernels on the CPU
+CPU jaxbrain uses the deterministic XLA path. The float atomic adds are *relaxed* (what CUDA's
+``atomicAdd`` is): Pallas lowers every atomic with acquire-release semantics, which orders each
+one after all earlier memory operations of the thread; for pure accumulation that only costs
+time (measured on an H100: the merged COBA step at 4k neurons 14.9 -> 10.3 us, the one-kernel
+step 9.2 -> 4.8 us). :func:`relax_float_atomic_adds` (applied on import) makes float adds
+relaxed and leaves every other atomic as Pallas lowers it. ``interpret=True`` runs the kernels on the CPU
 for tests (the Pallas interpreter's scatter keeps one of several additions to one address
 per call, so those tests use spikes and synapses without repeated targets within a call).
 """
@@ -39,7 +44,38 @@ from jax.experimental.pallas import triton as plt
 from . import connectivity as cx
 from .delays import DelayRing
 
-__all__ = ["Active", "compact", "deliver", "supported", "tile_shape"]
+__all__ = ["Active", "compact", "deliver", "supported", "tile_shape", "relax_float_atomic_adds"]
+
+
+def relax_float_atomic_adds() -> bool:
+    """Lower Pallas (Triton) float atomic adds with relaxed memory semantics, as CUDA's
+    ``atomicAdd``; other atomics (integer, min / max, exchange, compare-and-swap) keep the
+    acquire-release semantics Pallas gives them. Patches a private lowering helper of JAX, so
+    it checks its signature first and does nothing (returns False) where it differs."""
+    try:
+        import inspect
+
+        from jax._src.lib.triton import dialect as tt
+        from jax._src.pallas.triton import lowering as tl
+    except ImportError:  # pragma: no cover
+        return False
+    original = tl._atomic_rmw
+    if getattr(original, "_relaxed_float_adds", False):
+        return True
+    if list(inspect.signature(original).parameters) != ["op", "ptr", "val", "mask", "semantic", "sync_scope"]:
+        return False  # pragma: no cover
+
+    def atomic_rmw(op, ptr, val, mask=None, semantic=None, sync_scope=tt.MemSyncScope.GPU):
+        if semantic is None:
+            semantic = tt.MemSemantic.RELAXED if op == tt.RMWOp.FADD else tt.MemSemantic.ACQUIRE_RELEASE
+        return original(op, ptr, val, mask=mask, semantic=semantic, sync_scope=sync_scope)
+
+    atomic_rmw._relaxed_float_adds = True
+    tl._atomic_rmw = atomic_rmw
+    return True
+
+
+relax_float_atomic_adds()
 
 MAX_TILE = 2048  # synapses per tile (rows x slots): registers of one program
 BLOCK = 1024  # sources listed per program of :func:`compact`

@@ -121,3 +121,22 @@ def test_compact_lists_every_active_source_in_order():
     idx, counts = np.asarray(act.idx), np.asarray(act.counts)
     listed = np.concatenate([idx[b * ek.BLOCK: b * ek.BLOCK + c] for b, c in enumerate(counts)])
     np.testing.assert_array_equal(listed, np.flatnonzero(np.asarray(spikes)))
+
+
+def test_float_atomic_adds_lower_relaxed(monkeypatch):
+    """Float atomic adds lower with relaxed semantics (as CUDA's atomicAdd); integer adds and
+    explicitly given semantics are left as they were."""
+    from jax._src.lib.triton import dialect as tt
+    from jax._src.pallas.triton import lowering as tl
+    assert getattr(tl._atomic_rmw, "_relaxed_float_adds", False)  # installed on import
+    seen = []
+
+    def recorder(op, ptr, val, mask=None, semantic=tt.MemSemantic.ACQUIRE_RELEASE, sync_scope=tt.MemSyncScope.GPU):
+        seen.append(semantic)
+
+    monkeypatch.setattr(tl, "_atomic_rmw", recorder)
+    assert ek.relax_float_atomic_adds()
+    tl._atomic_rmw(tt.RMWOp.FADD, None, None)
+    tl._atomic_rmw(tt.RMWOp.ADD, None, None)
+    tl._atomic_rmw(tt.RMWOp.FADD, None, None, semantic=tt.MemSemantic.ACQUIRE_RELEASE)
+    assert seen == [tt.MemSemantic.RELAXED, tt.MemSemantic.ACQUIRE_RELEASE, tt.MemSemantic.ACQUIRE_RELEASE]
