@@ -47,11 +47,13 @@ from .delays import DelayRing
 __all__ = ["Active", "compact", "deliver", "supported", "tile_shape", "relax_float_atomic_adds"]
 
 
-def relax_float_atomic_adds() -> bool:
+def relax_float_atomic_adds(enable: bool = True) -> bool:
     """Lower Pallas (Triton) float atomic adds with relaxed memory semantics, as CUDA's
     ``atomicAdd``; other atomics (integer, min / max, exchange, compare-and-swap) keep the
     acquire-release semantics Pallas gives them. Patches a private lowering helper of JAX, so
-    it checks its signature first and does nothing (returns False) where it differs."""
+    it checks its signature first and does nothing (returns False) where it differs.
+    ``enable=False`` restores Pallas's lowering (for comparisons; call ``jax.clear_caches()``
+    after switching, compiled kernels keep the semantics they were lowered with)."""
     try:
         import inspect
 
@@ -61,6 +63,10 @@ def relax_float_atomic_adds() -> bool:
         return False
     original = tl._atomic_rmw
     if getattr(original, "_relaxed_float_adds", False):
+        if not enable:
+            tl._atomic_rmw = original._original
+        return True
+    if not enable:
         return True
     if list(inspect.signature(original).parameters) != ["op", "ptr", "val", "mask", "semantic", "sync_scope"]:
         return False  # pragma: no cover
@@ -71,6 +77,7 @@ def relax_float_atomic_adds() -> bool:
         return original(op, ptr, val, mask=mask, semantic=semantic, sync_scope=sync_scope)
 
     atomic_rmw._relaxed_float_adds = True
+    atomic_rmw._original = original
     tl._atomic_rmw = atomic_rmw
     return True
 

@@ -140,3 +140,13 @@ def test_float_atomic_adds_lower_relaxed(monkeypatch):
     tl._atomic_rmw(tt.RMWOp.ADD, None, None)
     tl._atomic_rmw(tt.RMWOp.FADD, None, None, semantic=tt.MemSemantic.ACQUIRE_RELEASE)
     assert seen == [tt.MemSemantic.RELAXED, tt.MemSemantic.ACQUIRE_RELEASE, tt.MemSemantic.ACQUIRE_RELEASE]
+
+
+def test_relaxed_float_adds_can_be_switched_off_and_on():
+    from jax._src.pallas.triton import lowering as tl
+    try:
+        assert ek.relax_float_atomic_adds(False)
+        assert not getattr(tl._atomic_rmw, "_relaxed_float_adds", False)
+    finally:
+        assert ek.relax_float_atomic_adds(True)
+    assert getattr(tl._atomic_rmw, "_relaxed_float_adds", False)
