@@ -42,7 +42,7 @@ def spike_fn(x: Array, slope: float = 5.0) -> Array:
     """Heaviside ``x >= 0`` as float; its derivative is the fast-sigmoid surrogate
     ``d/dx = 1 / (1 + slope*|x|)**2`` (Zenke & Ganguli 2018). ``x`` is (v - v_th) in mV
     (or any scaled distance to threshold). A ``custom_jvp`` (not vjp), so that the models
-    also trace inside GPU kernels (:mod:`jaxbrain.persistent`)."""
+    also trace inside GPU kernels (:mod:`jaxbrain.step_kernel`)."""
     return (x >= 0).astype(jnp.result_type(x, jnp.float32))
 
 

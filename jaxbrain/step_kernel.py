@@ -1,22 +1,27 @@
-"""A step of a merged network as ONE GPU kernel: update, spike listing and delivery fused.
+"""A step of a merged network as ONE GPU kernel: update, spike selection and delivery fused.
 
 Even in merged form (:mod:`jaxbrain.fused`) a step is several kernels (drive and neuron
-update, compaction, delivery, small bookkeeping), and inside XLA's step loop each launch costs
-microseconds whatever the work, so small networks are launch-bound (COBA 4k: ~12-15 us per
-step). Here a step is one Pallas (Triton) kernel with one program per block of ``block``
-neurons. Program ``b``:
+update, compaction, delivery, bookkeeping), and inside XLA's step loop each launch costs
+microseconds whatever the work, so small networks are launch-bound. Here a step is one
+Pallas (Triton) kernel; program ``(b, c)`` takes block ``b`` of ``block`` neurons and chunk
+``c`` of their synapse rows (rows longer than a tile are cut in chunks as
+:func:`jaxbrain.event_kernel.tile_shape`, so a few spikes with long rows still spread over
+the GPU). Each program
 
-1. reads and clears its neurons' ring slot of step ``t``, adds the Poisson drive, advances
-   the neuron model (the model's own ``step`` function, traced into the kernel) and counts
-   spikes;
-2. lists its block's spiking neurons (a prefix sum in registers, ascending order) and adds
-   their rows of the explicit synapse table (chunked as :func:`jaxbrain.event_kernel.tile_shape`)
-   into the ring slots ``(t + delay) mod L`` with atomics.
+1. reads its neurons' ring slot of step ``t``, adds the Poisson drive and advances the neuron
+   model (the model's own ``step`` function, traced into the kernel); all chunk programs of a
+   block compute the same update and the ``c = 0`` one writes it, with spike counts;
+2. picks the block's spiking neurons ``rows`` at a time in registers (a prefix sum, ascending
+   order) and adds chunk ``c`` of their rows into the ring slots ``(t + delay) mod L`` with
+   (relaxed) atomics.
 
-No program waits for another: every delay is at least one step, so what a program delivers
-lands in slots that no program reads during this step, and the end of the kernel is the
-barrier before the next step reads them. Cost per step: one launch, the neuron state and one
-ring slot read and written once, and the rows of the neurons that spiked.
+No program waits for another. Every delay is at least one step, so deliveries land in slots
+that nobody reads during this step, and the end of the kernel is the barrier before the next
+step reads them. The neuron state is double-buffered (read half ``t % 2``, write the other),
+so a chunk program never reads a state its writer has already advanced; and the ring has one
+slot more than delays need, its slot ``t - 1`` cleared during step ``t`` (no program reads or
+delivers to it then). Cost per step: one launch, the state read and written once, one ring
+slot read and one cleared, and the rows of the neurons that spiked.
 
 Same arithmetic as ``fused.step`` (the same drive numbers, the same model code); only the
 order of the float additions into the ring differs (atomics), as with the event kernel. In
