@@ -474,7 +474,8 @@ def _ell_from_sorted(pre, post, w, d, n_pre, n_post) -> Ell:
     T = np.full((n_pre, width), n_post, np.int32); W = np.zeros((n_pre, width), np.float32)
     D = np.ones((n_pre, width), np.int32)
     T[pre, slot], W[pre, slot], D[pre, slot] = post, w, d
-    return Ell(jnp.asarray(T), jnp.asarray(W), jnp.asarray(D), n_post)
+    # device_put, not jnp.asarray: the latter compiles a program per array shape
+    return Ell(*jax.device_put((T, W, D)), n_post)
 
 
 def from_coo(pre, post, weights, delays_steps, n_pre: int, n_post: int) -> tuple[Connectivity, Ell]:

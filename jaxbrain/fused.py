@@ -129,7 +129,7 @@ def fuse(net: nw.Network, rate_hz: float = 10.0) -> FusedNetwork:
     else:
         delay = cx.DelayLaw("constant", max_delay * net.dt)
     conn = cx.Connectivity(jnp.asarray(0, jnp.int32), "explicit", n, 2 * n, k=int(valid.sum()), delay=delay)
-    ell = cx.Ell(jnp.asarray(targets), jnp.asarray(weights), jnp.asarray(delays), 2 * n)
+    ell = cx.Ell(*jax.device_put((targets, weights, delays)), 2 * n)  # no compile per shape
     synapses = propagation.from_ell(conn, ell, "event", net.dt, rate_hz)
     return FusedNetwork(dict(pops), offsets, first.model, int(lmax + 10 * lmax ** 0.5 + 10), params, i_ext,
                         lam, w_ex, w_in, synapses, net.dt, net.seed)
