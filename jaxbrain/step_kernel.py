@@ -49,6 +49,7 @@ __all__ = ["KernelNetwork", "prepare", "run", "simulate"]
 
 BLOCK = 512  # neurons per program (default: fastest measured on an H100 for 4k-4M neurons)
 PAD = 4096  # per-neuron arrays are padded to a multiple of this (so any block up to PAD divides)
+LANES = 32  # addresses per population and step that the programs' spike totals are spread over
 
 
 @struct.dataclass
@@ -170,8 +171,11 @@ def _kernel(t_ref, seed_ref, *refs, knet, n_leaves, treedef, block, rows, slots,
         row = t - t_ref[1]
         ends = starts[1:] + (n,)
         for p, (start, end) in enumerate(zip(starts, ends)):  # spikes per population and step
-            in_pop = active & (idx >= start) & (idx < end)  # a float add: relaxed, exact below 2**24
-            plt.atomic_add(pop_spikes, row * len(starts) + p, jnp.sum(in_pop.astype(jnp.float32)))
+            @pl.when((b * block < end) & ((b + 1) * block > start))
+            def _():  # float adds (relaxed, exact below 2**24), spread over LANES addresses
+                in_pop = active & (idx >= start) & (idx < end)
+                plt.atomic_add(pop_spikes, (row * len(starts) + p) * LANES + b % LANES,
+                               jnp.sum(in_pop.astype(jnp.float32)))
         if record:  # row t - t0 of the raster
             plt.store(raster[0].at[row * n_pad + idx], active.astype(jnp.int8))
         before = ((t + ring_len - 1) % ring_len) * n_cols + idx
@@ -266,7 +270,8 @@ def _run(knet: KernelNetwork, state: fused.FusedState, steps: int, *, record: bo
 
     raster = [jnp.zeros((steps * n_pad,), jnp.int8)] if record else []
     n_pops = len(fnet.populations)
-    carry = (leaves, ring, jnp.zeros((n_pad,), jnp.int32), jnp.zeros((steps * n_pops,), jnp.float32), raster, t0)
+    carry = (leaves, ring, jnp.zeros((n_pad,), jnp.int32), jnp.zeros((steps * n_pops * LANES,), jnp.float32), raster,
+             t0)
     (leaves, ring, counts, pop_spikes, raster, t1), _ = jax.lax.scan(body, carry, None, length=steps, unroll=min(unroll, steps))
     neurons = jax.tree.unflatten(treedef, [jax.lax.dynamic_slice(x, ((t1 % 2) * n_pad,), (n,)) for x in leaves])
     ring = ring[:-1].reshape(length + 1, 2 * n_pad)
@@ -274,7 +279,7 @@ def _run(knet: KernelNetwork, state: fused.FusedState, steps: int, *, record: bo
     ring = jnp.zeros((length, 2 * n), buf.dtype).at[(t1 + jnp.arange(length)) % length].set(
         jnp.concatenate([ring[:, :n], ring[:, n_pad:n_pad + n]], axis=1))
     new = fused.FusedState(neurons, state.ring._replace(buf=ring), state.t + steps)
-    out = (new, counts[:n], pop_spikes.reshape(steps, n_pops).astype(jnp.int32))
+    out = (new, counts[:n], pop_spikes.reshape(steps, n_pops, LANES).sum(-1).astype(jnp.int32))
     return out + (raster[0].reshape(steps, n_pad)[:, :n],) if record else out
 
 
