@@ -21,7 +21,7 @@ import jax
 from jaxbrain import fused, propagation, step_kernel
 from jaxbrain.energy import measure_energy, per_unit
 from jaxbrain import simulate as sim
-from jaxbrain.config import param, positive
+from jaxbrain.config import one_of, param, positive
 from jaxbrain.models.coba_scaled import coba_scaled
 from jaxbrain.runs import write_json
 
@@ -35,8 +35,9 @@ class Config:
     scales: tuple[float, ...] = param((1.0, 10.0, 100.0, 1000.0), positive, "network size / 4,000")
     impls: tuple[str, ...] = param(("event", "procedural"), doc="propagation implementations")
     kernels: tuple[str, ...] = param(("kernel",), doc="event delivery: 'kernel' (fused Pallas) and/or 'xla'")
-    forms: tuple[str, ...] = param(("merged", "network"), doc="'merged' (jaxbrain.fused), 'kernel' (merged, "
-                                   "stepped by jaxbrain.step_kernel: one kernel per step) and/or 'network'")
+    forms: tuple[str, ...] = param(("merged", "network"), one_of("merged", "kernel", "network"),
+                                   "'merged' (jaxbrain.fused), 'kernel' (merged, stepped by jaxbrain.step_kernel: "
+                                   "one kernel per step) and/or 'network'")
     duration_ms: float = param(1000.0, positive, "biological time per timed run, ms")
     chunk_steps: int = param(2000, positive, "steps per jitted scan")
 
