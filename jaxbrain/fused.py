@@ -66,6 +66,11 @@ class FusedNetwork:
     def n(self) -> int:
         return sum(p.n for p in self.populations.values())
 
+    @property
+    def has_drive(self) -> bool:
+        """Whether any population has a Poisson drive."""
+        return any(p.drive is not None for p in self.populations.values())
+
     def pop_state(self, state: "FusedState", name: str):
         """The neuron state of one population (a view of slices)."""
         o, n = self.offsets[name], self.populations[name].n
@@ -145,8 +150,7 @@ def fuse_state(fnet: FusedNetwork, state: nw.NetworkState) -> FusedState:
 
 
 def _pop_index(fnet: FusedNetwork) -> tuple[np.ndarray, np.ndarray]:
-    names = sorted(fnet.populations)  # network.step's population index
-    pop = np.concatenate([np.full(p.n, names.index(k), np.int32) for k, p in fnet.populations.items()])
+    pop = np.concatenate([np.full(p.n, nw._pop_index(fnet, k), np.int32) for k, p in fnet.populations.items()])
     local = np.concatenate([np.arange(p.n, dtype=np.int32) for p in fnet.populations.values()])
     return pop, local
 
@@ -156,7 +160,7 @@ def step(fnet: FusedNetwork, state: FusedState, i_ext: dict[str, Any] | None = N
     t, n = state.t, fnet.n
     now = ring_now(state.ring, t)
     syn_ex, syn_in = now[:n], now[n:]
-    if any(p.drive is not None for p in fnet.populations.values()):
+    if fnet.has_drive:
         pop, local = _pop_index(fnet)
         counts = inputs.poisson_counts(fnet.drive_lam, fnet.seed, nw.DRIVE_STREAM, pop, t, local,
                                        k_max=fnet.drive_k_max)

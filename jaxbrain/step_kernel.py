@@ -75,13 +75,9 @@ class KernelNetwork:
 def _quantities(fnet) -> list:
     """The per-neuron quantities the kernel reads: parameter leaves, i_ext, drive (if any)."""
     q = list(jax.tree.leaves(fnet.params)) + [fnet.i_ext]
-    if _has_drive(fnet):
+    if fnet.has_drive:
         q += [fnet.drive_lam, fnet.drive_weight_ex, fnet.drive_weight_in]
     return q
-
-
-def _has_drive(fnet) -> bool:
-    return any(p.drive is not None for p in fnet.populations.values())
 
 
 def prepare(fnet: fused.FusedNetwork) -> KernelNetwork:
@@ -149,10 +145,9 @@ def _kernel(t_ref, seed_ref, *refs, knet, n_leaves, treedef, block, rows, slots,
     writer = pl.program_id(1) == 0
     now = (t % ring_len) * n_cols + idx
     syn_ex, syn_in = plt.load(ring.at[now]), plt.load(ring.at[now + n_pad])
-    if _has_drive(fnet):
+    if fnet.has_drive:
         lam, w_ex, w_in = q[n_par + 1:]
-        names = sorted(fnet.populations)  # network.step's population index
-        pop = _select(idx, starts, tuple(names.index(k) for k in fnet.offsets), jnp.int32)
+        pop = _select(idx, starts, tuple(nw._pop_index(fnet, k) for k in fnet.offsets), jnp.int32)
         local = idx - _select(idx, starts, starts, jnp.int32)
         k = inputs.poisson_counts(lam, seed_ref[0], nw.DRIVE_STREAM, pop, t, local, k_max=fnet.drive_k_max)
         syn_ex, syn_in = syn_ex + k * w_ex, syn_in + k * w_in
