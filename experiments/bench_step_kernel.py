@@ -13,6 +13,7 @@ GPU only.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import time
 from pathlib import Path
@@ -33,7 +34,8 @@ class Config:
     microcircuit_scales: tuple[float, ...] = param((), positive, "Potjans-Diesmann n_scaling values")
     relaxed: tuple[bool, ...] = param((True, False), None, "float atomic adds relaxed (True) / acq-rel")
     steps: int = param(2000, positive, "steps per timed call")
-    block: int = param(step_kernel.BLOCK, positive, "neurons per program of the step kernel")
+    block: int = param(0, None, "neurons per program of the step kernel (0: step_kernel.default_block)")
+    tile: int = param(step_kernel.TILE, positive, "synapses per delivery tile of the step kernel")
     num_warps: int = param(4, positive, "warps per program")
     unroll: int = param(4, positive, "kernel launches per iteration of the step loop")
 
@@ -62,16 +64,19 @@ def run(cfg: Config, out: Path) -> dict:
         fstate = fused.fuse_state(fnet, state)
         knet = step_kernel.prepare(fnet)
 
-        def body(c, _):
+        def body(c, _, fnet):
             s, total = c
             s, spikes = fused.step(fnet, s)
             return (s, total + sum(x.sum() for x in spikes.values())), None
 
-        scan = jax.jit(lambda s: jax.lax.scan(body, (s, jnp.float32(0)), None, length=cfg.steps)[0])
-        kernel = jax.jit(lambda s: step_kernel.run(knet, s, cfg.steps, block=cfg.block, num_warps=cfg.num_warps,
-                                                   unroll=cfg.unroll)[:2])
-        xla_us, (_, xla_spikes) = _best_us(scan, fstate, cfg.steps)
-        kernel_us, (_, counts) = _best_us(kernel, fstate, cfg.steps)
+        # the networks are arguments, not closed over: closed-over tables become constants of
+        # the compiled program (minutes of compilation at full scale)
+        scan = jax.jit(lambda fnet, s: jax.lax.scan(functools.partial(body, fnet=fnet), (s, jnp.float32(0)), None,
+                                                    length=cfg.steps)[0])
+        kernel = lambda knet, s: step_kernel.run(knet, s, cfg.steps, block=cfg.block or None, tile=cfg.tile,
+                                                 num_warps=cfg.num_warps, unroll=cfg.unroll)[:2]
+        xla_us, (_, xla_spikes) = _best_us(functools.partial(scan, fnet), fstate, cfg.steps)
+        kernel_us, (_, counts) = _best_us(functools.partial(kernel, knet), fstate, cfg.steps)
         row = {"model": model, "scale": scale, "n_neurons": fnet.n, "relaxed_atomics": relaxed,
                "merged_xla_us_per_step": xla_us, "step_kernel_us_per_step": kernel_us,
                "speedup": xla_us / kernel_us, "spikes_xla": float(xla_spikes), "spikes_kernel": int(counts.sum())}

@@ -97,14 +97,14 @@ def supported(syn) -> bool:
     return syn.impl == "procedural" and syn.conn.kind != "fixed_indegree"
 
 
-def tile_shape(row_len: int, explicit: bool = False) -> tuple[int, int, int]:
+def tile_shape(row_len: int, explicit: bool = False, max_tile: int = MAX_TILE) -> tuple[int, int, int]:
     """(rows, slots, chunks) of one tile: slots = row length rounded up to a power of two
-    (for explicit rows at most ``MAX_TILE``: longer rows are read in ``chunks``), rows such
-    that the tile has at most ``MAX_TILE`` synapses (at least one row)."""
+    (for explicit rows at most ``max_tile``: longer rows are read in ``chunks``), rows such
+    that the tile has at most ``max_tile`` synapses (at least one row)."""
     slots = 1 << max(0, (row_len - 1).bit_length())
     if explicit:
-        slots = min(slots, MAX_TILE)
-    return max(1, MAX_TILE // slots), slots, -(-row_len // slots)
+        slots = min(slots, max_tile)
+    return max(1, max_tile // slots), slots, -(-row_len // slots)
 
 
 class Active(NamedTuple):

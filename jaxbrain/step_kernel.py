@@ -4,8 +4,8 @@ Even in merged form (:mod:`jaxbrain.fused`) a step is several kernels (drive and
 update, compaction, delivery, bookkeeping), and inside XLA's step loop each launch costs
 microseconds whatever the work, so small networks are launch-bound. Here a step is one
 Pallas (Triton) kernel; program ``(b, c)`` takes block ``b`` of ``block`` neurons and chunk
-``c`` of their synapse rows (rows longer than a tile are cut in chunks as
-:func:`jaxbrain.event_kernel.tile_shape`, so a few spikes with long rows still spread over
+``c`` of their synapse rows (rows longer than a tile of ``tile`` synapses are cut in chunks
+as :func:`jaxbrain.event_kernel.tile_shape`, so a few spikes with long rows still spread over
 the GPU). Each program
 
 1. reads its neurons' ring slot of step ``t``, adds the Poisson drive and advances the neuron
@@ -47,7 +47,7 @@ from .simulate import Recording
 
 __all__ = ["KernelNetwork", "prepare", "run", "simulate"]
 
-BLOCK = 512  # neurons per program (default: fastest measured on an H100 for 4k-4M neurons)
+TILE = 512  # synapses per delivery tile of a program (fastest measured on an H100, 4k-4M neurons)
 PAD = 4096  # per-neuron arrays are padded to a multiple of this (so any block up to PAD divides)
 LANES = 32  # addresses per population and step that the programs' spike totals are spread over
 
@@ -200,11 +200,17 @@ def _kernel(t_ref, seed_ref, *refs, knet, n_leaves, treedef, block, rows, slots,
     jax.lax.fori_loop(0, (count + rows - 1) // rows, tile, 0)
 
 
-def _step(knet, leaves, ring, counts, pop_spikes, raster, t, t0, *, treedef, block, num_warps, interpret):
+def default_block(n: int) -> int:
+    """Neurons per program: the fastest of 256 / 512 / 1024 measured on an H100 (COBA at 4k,
+    400k and 4M neurons, the microcircuit at 77k; ``docs/engine.md``)."""
+    return 256 if n <= 16_384 else 1024 if n >= 2_000_000 else 512
+
+
+def _step(knet, leaves, ring, counts, pop_spikes, raster, t, t0, *, treedef, block, tile, num_warps, interpret):
     """One kernel launch: the padded state advanced from step ``t`` to ``t + 1`` (and, with a
     ``raster``, its row ``t - t0`` written)."""
     fnet = knet.fnet
-    rows, slots, chunks = ek.tile_shape(fnet.synapses.ell.targets.shape[1], explicit=True)
+    rows, slots, chunks = ek.tile_shape(fnet.synapses.ell.targets.shape[1], explicit=True, max_tile=tile)
     ell = [knet.targets, knet.weights] + ([knet.delays] if knet.delays is not None else [])
     outs = [*leaves, ring, counts, pop_spikes, *raster]
     args = [jnp.stack([t, t0]), jnp.reshape(jnp.asarray(fnet.seed, jnp.int32), (1,)), *knet.arrays, *ell, *outs]
@@ -220,29 +226,35 @@ def _step(knet, leaves, ring, counts, pop_spikes, raster, t, t0, *, treedef, blo
     return list(out[:len(leaves)]), *out[len(leaves):len(leaves) + 3], list(out[len(leaves) + 3:])
 
 
-def run(knet: KernelNetwork, state: fused.FusedState, steps: int, *, record: bool = False, block: int = BLOCK,
-        num_warps: int = 4, unroll: int = 4, interpret: bool = False):
+def run(knet: KernelNetwork, state: fused.FusedState, steps: int, *, record: bool = False,
+        block: int | None = None, tile: int = TILE, num_warps: int = 4, unroll: int = 4, interpret: bool = False):
     """Advance ``state`` (a :class:`~jaxbrain.fused.FusedState` of ``knet.fnet``) by ``steps``
     steps, one kernel launch per step.
 
     Returns ``(state, spike_counts, pop_spikes)``: the new state, int32 [N] spikes per neuron
     over the run and int32 [steps, populations] spikes per population and step (populations in
     ``fnet.offsets`` order); with ``record`` also ``raster``, int8 [steps, N] (1 where a
-    neuron spiked; N bytes per step of device memory). ``block``: neurons per program (a power of two from 128 to ``PAD``); ``num_warps``:
-    warps per program; ``unroll``: steps per iteration of the step loop.
+    neuron spiked; N bytes per step of device memory). Tuning: ``block``, neurons per program
+    (a power of two from 128 to ``PAD``; default :func:`default_block`); ``tile``, synapses a
+    program delivers per iteration (a power of two from 128 to 8192; longer rows are cut in
+    chunks, each with its own programs); ``num_warps``, warps per program; ``unroll``, steps
+    per iteration of the step loop.
     """
+    block = default_block(knet.fnet.n) if block is None else block
     if block < 128 or PAD % block or block & (block - 1):
         raise ValueError(f"block must be a power of two from 128 to {PAD}, got {block}")
+    if tile < 128 or tile > 8192 or tile & (tile - 1):
+        raise ValueError(f"tile must be a power of two from 128 to 8192, got {tile}")
     if not interpret and jax.default_backend() != "gpu":
         raise ValueError(f"step_kernel.run compiles a GPU (Triton) kernel; the backend is "
                          f"{jax.default_backend()!r}: use a GPU, or interpret=True (slow, for tests)")
-    return _run(knet, state, steps, record=record, block=block, num_warps=num_warps, unroll=unroll,
+    return _run(knet, state, steps, record=record, block=block, tile=tile, num_warps=num_warps, unroll=unroll,
                 interpret=interpret)
 
 
-@functools.partial(jax.jit, static_argnames=("steps", "record", "block", "num_warps", "unroll", "interpret"))
-def _run(knet: KernelNetwork, state: fused.FusedState, steps: int, *, record: bool = False, block: int = BLOCK,
-        num_warps: int = 4, unroll: int = 4, interpret: bool = False):
+@functools.partial(jax.jit, static_argnames=("steps", "record", "block", "tile", "num_warps", "unroll", "interpret"))
+def _run(knet: KernelNetwork, state: fused.FusedState, steps: int, *, record: bool, block: int, tile: int,
+         num_warps: int, unroll: int, interpret: bool):
     fnet = knet.fnet
     n, n_pad = fnet.n, knet.n_pad
     leaves, treedef = jax.tree.flatten(state.neurons)
@@ -257,7 +269,8 @@ def _run(knet: KernelNetwork, state: fused.FusedState, steps: int, *, record: bo
     pending = (t0 + jnp.arange(length)) % length
     ring = jnp.zeros((length + 1, 2 * n_pad), buf.dtype).at[(t0 + jnp.arange(length)) % (length + 1)].set(buf[pending])
     ring = jnp.concatenate([ring.reshape(-1), jnp.zeros((1,), buf.dtype)])  # spare column (dead lanes)
-    one = functools.partial(_step, knet, treedef=treedef, block=block, num_warps=num_warps, interpret=interpret)
+    one = functools.partial(_step, knet, treedef=treedef, block=block, tile=tile, num_warps=num_warps,
+                            interpret=interpret)
 
     def body(c, _):
         leaves, ring, counts, pop_spikes, raster, t = c

@@ -70,6 +70,8 @@ def test_bad_block_is_refused():
     fnet = fused.fuse(net)
     with pytest.raises(ValueError, match="block must be a power of two"):
         sk.run(sk.prepare(fnet), fused.fuse_state(fnet, state), 3, block=1000, interpret=True)
+    with pytest.raises(ValueError, match="tile must be a power of two"):
+        sk.run(sk.prepare(fnet), fused.fuse_state(fnet, state), 3, tile=100, interpret=True)
     if jax.default_backend() != "gpu":
         with pytest.raises(ValueError, match="GPU"):
             sk.run(sk.prepare(fnet), fused.fuse_state(fnet, state), 3)
@@ -81,8 +83,8 @@ def test_kernel_lowers_for_the_gpu():
     fnet = fused.fuse(net)
     try:
         for record in (False, True):
-            sk._run.trace(sk.prepare(fnet), fused.fuse_state(fnet, state), 5, record=record, interpret=False,
-                         ).lower(lowering_platforms=("cuda",))
+            sk._run.trace(sk.prepare(fnet), fused.fuse_state(fnet, state), 5, record=record, block=sk.default_block(fnet.n),
+                          tile=sk.TILE, num_warps=4, unroll=4, interpret=False).lower(lowering_platforms=("cuda",))
     except Exception as e:  # a jaxlib without the CUDA/Triton lowering
         if "cuda" in str(e).lower() and "platform" in str(e).lower():
             pytest.skip(f"no Triton lowering here: {e}")
