@@ -300,16 +300,26 @@ def simulate(knet: KernelNetwork, state: fused.FusedState, steps: int, raster: d
     fnet = knet.fnet
     raster = {k: min(m, fnet.populations[k].n) for k, m in (raster or {}).items()}
     pop_spikes, rasters, counts = [], {k: [] for k in raster}, 0
-    done = 0
+
+    def collect(c, p, r):
+        nonlocal counts
+        counts = counts + np.asarray(c)
+        pop_spikes.append(np.asarray(p))
+        for k, x in r.items():
+            rasters[k].append(np.asarray(x) > 0)
+
+    # pipelined: chunk i's results are copied to the host while the GPU runs chunk i + 1 (its
+    # raster slices are queued before chunk i + 1, so the copies need not wait for it)
+    done, pending = 0, None
     while done < steps:
         n = min(chunk_steps, steps - done)
         state, c, p, *r = run(knet, state, n, record=bool(raster), **kw)
-        counts = counts + np.asarray(c)
-        pop_spikes.append(np.asarray(p))
-        for k in raster:
-            o = fnet.offsets[k]
-            rasters[k].append(np.asarray(r[0][:, o:o + raster[k]]) > 0)
-        done += n
+        r = {k: r[0][:, fnet.offsets[k]:fnet.offsets[k] + m] for k, m in raster.items()}
+        if pending is not None:
+            collect(*pending)
+        pending, done = (c, p, r), done + n
+    if pending is not None:
+        collect(*pending)
     pop_spikes = np.concatenate(pop_spikes)
     rec = Recording(fnet.dt, {k: pop_spikes[:, i] for i, k in enumerate(fnet.offsets)},
                     {k: counts[o:o + fnet.populations[k].n] for k, o in fnet.offsets.items()},
