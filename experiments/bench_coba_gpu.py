@@ -96,16 +96,13 @@ def brainevent_runner(fnet: fused.FusedNetwork):
     return simulate
 
 
-def _brainevent_version(backend: str) -> str:
-    import brainevent
-    return f"{brainevent.__version__}, gpu backend {backend or 'default (cuda_raw: nvcc-compiled)'}"
-
-
 def run(cfg: Config, out: Path) -> dict:
     dev = jax.devices()[0]
+    peer_version = None
     if "brainevent" in cfg.forms:
         import brainevent
         brainevent.config.set_backend("gpu", cfg.brainevent_backend or None)
+        peer_version = f"{brainevent.__version__}, gpu backend {cfg.brainevent_backend or 'default (cuda_raw)'}"
     rows, measured = [], {}  # measured: brainevent's s per bio-s in this run, by network size
     forms = sorted(cfg.forms, key=lambda f: f != "brainevent")  # the peer first at each size
     for scale, impl, method, form in itertools.product(cfg.scales, cfg.impls, cfg.kernels, forms):
@@ -165,6 +162,6 @@ def run(cfg: Config, out: Path) -> dict:
               f"{row['joules_per_bio_second'] or float('nan'):.1f} J/bio-s  {energy.mean_watts or float('nan'):.0f} W",
               flush=True)
     result = {"device": dev.device_kind, "jax": jax.__version__, "date": time.strftime("%Y-%m-%d"),
-              "brainevent": _brainevent_version(cfg.brainevent_backend) if "brainevent" in cfg.forms else None, "rows": rows}
+              "brainevent": peer_version, "rows": rows}
     write_json(out / "bench_coba_gpu.json", result)
     return {"rows": rows, "device": dev.device_kind}
