@@ -46,7 +46,7 @@ class Config:
     kernels: tuple[str, ...] = param(("kernel",), doc="event delivery: 'kernel' (fused Pallas) and/or 'xla'")
     forms: tuple[str, ...] = param(("merged", "network"), one_of("merged", "kernel", "network", "brainevent"),
                                    "'merged' (jaxbrain.fused), 'kernel' (merged, stepped by jaxbrain.step_kernel: "
-                                   "one kernel per step) and/or 'network'")
+                                   "one or two kernels per step) and/or 'network'")
     duration_ms: float = param(1000.0, positive, "biological time per timed run, ms")
     chunk_steps: int = param(2000, positive, "steps per jitted scan")
     brainevent_backend: str = param("", one_of("", "cuda_raw", "pallas", "jax_raw"),
@@ -54,13 +54,14 @@ class Config:
 
 
 def floor_bytes_per_step(n: int, rate_hz: float, fan_out: int, dt: float, impl: str) -> float:
-    """Bytes one step must move at least: neuron state (v, g_ex, g_in, refractory: 16 B read
-    + 16 B written), the two delay-ring slots (read + clear, 2 x 8 B), the spike vector, and per
-    synaptic event a 4 B atomic read-modify-write of the target (8 B) plus, if explicit, its
-    4 B index and 4 B weight."""
+    """Bytes one step must move at least: neuron state (v, g_ex, g_in float32 and an int16
+    refractory counter: 14 B read + 14 B written; delays of one step need no input ring, as in
+    step_kernel's direct form)
+    and per synaptic event a 4 B atomic read-modify-write of the target (8 B) plus, if
+    explicit, its 4 B index and 4 B weight."""
     events = n * rate_hz * dt * 1e-3 * fan_out
     per_event = 8 + (8 if impl == "event" else 0)
-    return n * (32 + 16 + 4) + events * per_event
+    return n * 28 + events * per_event
 
 
 def brainevent_runner(fnet: fused.FusedNetwork):

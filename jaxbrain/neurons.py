@@ -54,9 +54,13 @@ def _spike_jvp(primals, tangents):
 
 
 class NeuronModel(NamedTuple):
-    """A neuron model as a pair of pure functions (Optax style)."""
+    """A neuron model as a pair of pure functions (Optax style). ``syn_leaves`` names the
+    state fields that ``step`` adds ``syn_ex`` / ``syn_in`` to after the membrane update
+    (exponential synapses), so that a simulator may deliver into them directly; None where
+    the increments act otherwise (delta synapses)."""
     init: Callable
     step: Callable
+    syn_leaves: tuple[str, str] | None = None
 
 
 # ---- leaky integrate-and-fire --------------------------------------------------------
@@ -174,13 +178,13 @@ def _lif_delta_step(params: LIFParams, state: LIFState, syn_ex, syn_in, i_ext, d
     return LIFState(v, state.g_ex, state.g_in, refractory), spikes
 
 
-lif_current = NeuronModel(_lif_init, _lif_current_step)
+lif_current = NeuronModel(_lif_init, _lif_current_step, ("g_ex", "g_in"))
 """LIF with exponential post-synaptic currents (pA), exact integration."""
 
 lif_delta = NeuronModel(_lif_init, _lif_delta_step)
 """LIF with delta synapses: weights are voltage jumps (mV), exact integration."""
 
-lif_conductance = NeuronModel(_lif_init, _lif_conductance_step)
+lif_conductance = NeuronModel(_lif_init, _lif_conductance_step, ("g_ex", "g_in"))
 """LIF with exponential conductances (nS), exponential-Euler (Brian2's choice)."""
 
 
@@ -225,5 +229,5 @@ def _adlif_step(params: AdLIFParams, state: AdLIFState, syn_ex, syn_in, i_ext, d
     return AdLIFState(*new, w=w), spikes
 
 
-adaptive_lif = NeuronModel(_adlif_init, _adlif_step)
+adaptive_lif = NeuronModel(_adlif_init, _adlif_step, ("g_ex", "g_in"))
 """Adaptive LIF (spike-triggered adaptation current), exponential PSCs."""

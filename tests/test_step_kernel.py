@@ -36,24 +36,32 @@ def _check_same(fnet, state, steps, min_spikes, interpret=True, **kw):
     return new_state
 
 
-def test_brette_coba_same_spikes_and_state_as_fused_step():
+@pytest.mark.parametrize("direct", [False, True])
+def test_brette_coba_same_spikes_and_state_as_fused_step(direct):
+    """Both forms: the ring, and (delays of one step) delivery straight into the state."""
     net, state = brette2007.coba(n_exc=800, n_inh=200, p=0.05, seed=3)
     fnet = fused.fuse(net)
-    _check_same(fnet, fused.fuse_state(fnet, state), 100, 100)
+    assert sk.direct_ok(fnet)
+    _check_same(fnet, fused.fuse_state(fnet, state), 100, 100, direct=direct)
 
 
-def test_resumes_from_any_step():
-    """Two runs of 7 and 30 steps equal one of 37 (ring slots and state halves move with t)."""
+@pytest.mark.parametrize("direct", [False, True])
+def test_resumes_from_any_step(direct):
+    """Runs of 7, 1 and 29 steps equal one of 37 (ring slots, state halves and the pending
+    spikes of the direct form move with t)."""
     net, state = coba_scaled(0.25, impl="event")
     fnet = fused.fuse(net)
     knet = sk.prepare(fnet)
     fstate = fused.fuse_state(fnet, state)
-    s7, c7, _ = sk.run(knet, fstate, 7, interpret=True)
-    s37, c30, _ = sk.run(knet, s7, 30, interpret=True)
+    s, c = fstate, 0
+    for steps in (7, 1, 29):
+        s, c_part, _ = sk.run(knet, s, steps, direct=direct, interpret=True)
+        c = c + c_part
     ref_state, ref_spikes = _reference(fnet, fstate, 37)
-    np.testing.assert_array_equal(np.asarray(c7 + c30), np.asarray(ref_spikes.sum(0)).astype(np.int32))
-    np.testing.assert_allclose(np.asarray(s37.neurons.v), np.asarray(ref_state.neurons.v), rtol=1e-5, atol=1e-4)
-    assert int(c7.sum() + c30.sum()) > 0
+    np.testing.assert_array_equal(np.asarray(c), np.asarray(ref_spikes.sum(0)).astype(np.int32))
+    np.testing.assert_allclose(np.asarray(s.neurons.v), np.asarray(ref_state.neurons.v), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(np.asarray(s.ring.buf), np.asarray(ref_state.ring.buf), rtol=1e-5, atol=1e-4)
+    assert int(c.sum()) > 0
 
 
 @pytest.mark.slow
@@ -72,6 +80,10 @@ def test_bad_block_is_refused():
         sk.run(sk.prepare(fnet), fused.fuse_state(fnet, state), 3, block=1000, interpret=True)
     with pytest.raises(ValueError, match="tile must be a power of two"):
         sk.run(sk.prepare(fnet), fused.fuse_state(fnet, state), 3, tile=100, interpret=True)
+    net, state = potjans2014.microcircuit(0.005, seed=1, impl="event")
+    fnet = fused.fuse(net, 5.0)
+    with pytest.raises(ValueError, match="direct=True needs every delay to be one step"):
+        sk.run(sk.prepare(fnet), fused.fuse_state(fnet, state), 3, direct=True, interpret=True)
     if jax.default_backend() != "gpu":
         with pytest.raises(ValueError, match="GPU"):
             sk.run(sk.prepare(fnet), fused.fuse_state(fnet, state), 3)
@@ -82,9 +94,10 @@ def test_kernel_lowers_for_the_gpu():
     net, state = brette2007.coba(n_exc=800, n_inh=200, p=0.05, seed=3)
     fnet = fused.fuse(net)
     try:
-        for record in (False, True):
+        for record, direct in ((False, False), (True, False), (False, True), (True, True)):
             sk._run.trace(sk.prepare(fnet), fused.fuse_state(fnet, state), 5, record=record, block=sk.default_block(fnet.n),
-                          tile=sk.TILE, num_warps=4, unroll=4, interpret=False).lower(lowering_platforms=("cuda",))
+                          tile=sk.TILE, direct=direct, num_warps=4, unroll=4,
+                          interpret=False).lower(lowering_platforms=("cuda",))
     except Exception as e:  # a jaxlib without the CUDA/Triton lowering
         if "cuda" in str(e).lower() and "platform" in str(e).lower():
             pytest.skip(f"no Triton lowering here: {e}")
