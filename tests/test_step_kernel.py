@@ -105,12 +105,13 @@ def test_kernel_lowers_for_the_gpu():
 
 
 @pytest.mark.gpu
-def test_same_rates_as_fused_path_on_gpu():
+@pytest.mark.parametrize("direct", [False, True])
+def test_same_rates_as_fused_path_on_gpu(direct):
     net, state = coba_scaled(1.0, impl="procedural")
     fnet = fused.fuse(net, 60.0)
     fstate = fused.fuse_state(fnet, state)
     _, ref_spikes = _reference(fnet, fstate, 500)
-    _, counts, _ = sk.run(sk.prepare(fnet), fstate, 500)
+    _, counts, _ = sk.run(sk.prepare(fnet), fstate, 500, direct=direct)
     assert abs(int(counts.sum()) - float(ref_spikes.sum())) <= 1e-3 * float(ref_spikes.sum())
 
 
