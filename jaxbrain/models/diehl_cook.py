@@ -31,7 +31,11 @@ here once:
   the result depended on the platform and on whether the parameters were compile-time
   constants;
 * the paper's random axonal delays (0-10 ms input to excitatory) are left out;
-* E -> I -> E inhibition arrives one step (``dt``) after the excitatory spike.
+* synapses without delay, in Brian's order (every group integrates, then every spike of the
+  step increments its targets' conductances): an excitatory spike at step ``t`` acts on its
+  inhibitory partner from step ``t + 1``, whose spike at ``t + 1`` acts on the other
+  excitatory neurons from ``t + 2``. (Until session 8 the I -> E leg took one step more,
+  which let more excitatory neurons fire before the inhibition arrived; see docs/plasticity.md.)
 
 Everything is a pure function of ``(params, state, image, seed, counters)``: Poisson input
 spikes come from the counter-based RNG keyed by (seed, stream, image id, attempt, step,
@@ -212,17 +216,19 @@ def _dynamics(params: DCParams, drive, theta, learn: bool):
     dk = jnp.expm1(-t * params.dt / params.tau_theta) if learn else jnp.zeros_like(t)
 
     def body(carry, x):
-        e, i, s_i, inc = carry
+        e, i, inc = carry
         d, dec = x
         th = theta + theta * dec + inc - params.theta_offset
-        inh_in = params.w_ie * (jnp.sum(s_i) - s_i)
-        e, s_e = lif_conductance.step(exc.replace(v_th=exc.v_th + th), e, d, inh_in, 0.0, params.dt)
+        e, s_e = lif_conductance.step(exc.replace(v_th=exc.v_th + th), e, d, z, 0.0, params.dt)
         i, s_i = lif_conductance.step(inh, i, params.w_ei * s_e, z, 0.0, params.dt)
+        # this step's inhibitory spikes reach E from the next step on, as E's reach I (Brian's
+        # order: every group integrates, then every spike of the step increments its targets)
+        e = e._replace(g_in=e.g_in + params.w_ie * (jnp.sum(s_i) - s_i))
         if learn:
             inc = inc + params.theta_plus * s_e
-        return (e, i, s_i, inc), s_e
+        return (e, i, inc), s_e
 
-    (_, _, _, _), s_e = jax.lax.scan(body, (e0, i0, z, z), (drive, dk), unroll=params.unroll)
+    (_, _, _), s_e = jax.lax.scan(body, (e0, i0, z), (drive, dk), unroll=params.unroll)
     if learn:
         T = params.n_steps
         late = jnp.expm1(-(T - 1 - t) * params.dt / params.tau_theta)   # (T,) decay after step t
