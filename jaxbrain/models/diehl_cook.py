@@ -216,19 +216,19 @@ def _dynamics(params: DCParams, drive, theta, learn: bool):
     dk = jnp.expm1(-t * params.dt / params.tau_theta) if learn else jnp.zeros_like(t)
 
     def body(carry, x):
-        e, i, inc = carry
+        e, i, s_i, inc = carry
         d, dec = x
         th = theta + theta * dec + inc - params.theta_offset
+        # the previous step's inhibitory spikes act on E in this step, as E's act on I
+        # (Brian's order: every group integrates, then every spike increments its targets)
+        e = e._replace(g_in=e.g_in + params.w_ie * (jnp.sum(s_i) - s_i))
         e, s_e = lif_conductance.step(exc.replace(v_th=exc.v_th + th), e, d, z, 0.0, params.dt)
         i, s_i = lif_conductance.step(inh, i, params.w_ei * s_e, z, 0.0, params.dt)
-        # this step's inhibitory spikes reach E from the next step on, as E's reach I (Brian's
-        # order: every group integrates, then every spike of the step increments its targets)
-        e = e._replace(g_in=e.g_in + params.w_ie * (jnp.sum(s_i) - s_i))
         if learn:
             inc = inc + params.theta_plus * s_e
-        return (e, i, inc), s_e
+        return (e, i, s_i, inc), s_e
 
-    (_, _, _), s_e = jax.lax.scan(body, (e0, i0, z), (drive, dk), unroll=params.unroll)
+    (_, _, _, _), s_e = jax.lax.scan(body, (e0, i0, z, z), (drive, dk), unroll=params.unroll)
     if learn:
         T = params.n_steps
         late = jnp.expm1(-(T - 1 - t) * params.dt / params.tau_theta)   # (T,) decay after step t
