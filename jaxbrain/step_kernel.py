@@ -120,6 +120,8 @@ def _narrowed(knet, state) -> int | None:
     """Index of the state leaf held as int16 in the kernel layout (the LIF family's
     refractory counter, 2 bytes less per neuron read and written), or None."""
     fields = getattr(state, "_fields", ())
+    if len(fields) != len(jax.tree.leaves(state)):  # not one array per field: leave as is
+        return None
     if knet.narrow and "refractory" in fields and getattr(state, "refractory").dtype == jnp.int32:
         return fields.index("refractory")
     return None
@@ -146,7 +148,7 @@ def _select(idx, starts, values, dtype=jnp.float32):
 
 
 def _scatter_add(buf, idx, val, live, interpret):
-    """``buf[idx] += val`` where ``live`` (dead lanes must point at the spare column)."""
+    """``buf[idx] += val`` where ``live`` (dead lanes must hold a valid index; they add nothing)."""
     if interpret:  # programs run in turn: an exact array update (the interpreter's atomics drop repeats)
         buf[...] = buf[...].at[idx.reshape(-1)].add(jnp.where(live, val, 0.0).reshape(-1))
     else:
@@ -264,7 +266,7 @@ def _update_kernel(t_ref, seed_ref, *refs, knet, n_leaves, treedef, narrow, bloc
     zero = jnp.zeros((block,), jnp.float32)
     syn_ex, syn_in = (plt.load(syn.at[idx]), plt.load(syn.at[idx + n_pad])) if with_syn else (zero, zero)
     # streamed through L2 (evict first), except the stores of the syn_leaves, which the
-    # delivery launch targets next (4M COBA neurons on an H100: 85 -> 71-78 us per step)
+    # delivery launch targets next (4M COBA neurons, H100, block 1024: 85 -> 78 us per step)
     state = _load_state(state_refs, idx, treedef, narrow, "evict_first")
     state, active = _advance(knet, arr_refs, idx, t, seed_ref[0], syn_ex, syn_in, state)
     kept = [state._fields.index(f) for f in knet.fnet.model.syn_leaves]
