@@ -56,9 +56,8 @@ class Config:
 def floor_bytes_per_step(n: int, rate_hz: float, fan_out: int, dt: float, impl: str) -> float:
     """Bytes one step must move at least: neuron state (v, g_ex, g_in float32 and an int16
     refractory counter: 14 B read + 14 B written; delays of one step need no input ring, as in
-    step_kernel's direct form)
-    and per synaptic event a 4 B atomic read-modify-write of the target (8 B) plus, if
-    explicit, its 4 B index and 4 B weight."""
+    step_kernel's direct form) and per synaptic event a 4 B atomic read-modify-write of the
+    target (8 B) plus, if explicit, its 4 B index and 4 B weight."""
     events = n * rate_hz * dt * 1e-3 * fan_out
     per_event = 8 + (8 if impl == "event" else 0)
     return n * 28 + events * per_event

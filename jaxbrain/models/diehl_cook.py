@@ -34,8 +34,9 @@ here once:
 * synapses without delay, in Brian's order (every group integrates, then every spike of the
   step increments its targets' conductances): an excitatory spike at step ``t`` acts on its
   inhibitory partner from step ``t + 1``, whose spike at ``t + 1`` acts on the other
-  excitatory neurons from ``t + 2``. (Until session 8 the I -> E leg took one step more,
-  which let more excitatory neurons fire before the inhibition arrived; see docs/plasticity.md.)
+  excitatory neurons from ``t + 2``. (An earlier version took one step more on the I -> E
+  leg, which let more excitatory neurons fire before the inhibition arrived: 1,600 neurons
+  lost 2.5 pp; docs/plasticity.md.)
 
 Everything is a pure function of ``(params, state, image, seed, counters)``: Poisson input
 spikes come from the counter-based RNG keyed by (seed, stream, image id, attempt, step,
