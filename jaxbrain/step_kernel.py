@@ -1,4 +1,4 @@
-"""A step of a merged network as ONE GPU kernel: update, spike selection and delivery fused.
+"""A step of a merged network as one GPU kernel (update, spike selection and delivery fused), or two.
 
 Even in merged form (:mod:`jaxbrain.fused`) a step is several kernels (drive and neuron
 update, compaction, delivery, bookkeeping), and inside XLA's step loop each launch costs
