@@ -210,9 +210,12 @@ class measure_energy:
             m.peak_watts = max(ws)
         if self._nvml is not None:
             e1 = self._nvml.energy_mj() if self._e0 is not None else None
-            if e1 is not None:
+            if e1 is not None and e1 > self._e0:
                 m.joules = (e1 - self._e0) / 1000.0
-            else:
+            else:  # no counter, or it did not advance (blocks shorter than its update interval)
+                if e1 is not None:
+                    m.method = "nvml_power_sampling"
+                    m.reason = "the NVML energy counter did not advance over the block"
                 m.joules = _integrate(samples, self._t0, t1)
             self._nvml.close()
         elif samples:
