@@ -55,6 +55,17 @@ def psc_for_psp(psp_mv: float, p: neurons.LIFParams = PARAMS) -> float:
     return psp_mv / per_pa
 
 
+def indegree(t: int, s: int) -> int:
+    """In-degree of the projection from population ``s`` to ``t`` (indices into
+    POPULATIONS) in the full circuit, used at any scale: the reference's number of synapses
+    ``log(1 - p) / log(1 - 1 / (N_s N_t))`` divided by ``N_t`` (at least 1; 0 where p = 0)."""
+    p = CONN_PROBS[t, s]
+    if p == 0:
+        return 0
+    k_total = math.log(1 - p) / math.log(1 - 1 / (N_FULL[s] * N_FULL[t]))
+    return max(1, int(round(k_total / N_FULL[t])))
+
+
 def microcircuit(n_scaling: float = 1.0, seed: int = 0, dt: float = 0.1, impl: str = "auto",
                  bg_rate_hz: float = 8.0, psp_mv: float = 0.15, g: float = -4.0):
     """The microcircuit and its initial state."""
@@ -70,8 +81,7 @@ def microcircuit(n_scaling: float = 1.0, seed: int = 0, dt: float = 0.1, impl: s
             p = CONN_PROBS[t, s]
             if p == 0:
                 continue
-            k_total = math.log(1 - p) / math.log(1 - 1 / (N_FULL[s] * N_FULL[t]))
-            k_in = max(1, int(round(k_total / N_FULL[t])))  # the full circuit's in-degree, at any scale
+            k_in = indegree(t, s)
             exc = src.endswith("E")
             w = w_e * (2.0 if (src, tgt) == ("L4E", "L23E") else 1.0) * (1.0 if exc else -g)
             d = 1.5 if exc else 0.75

@@ -88,6 +88,7 @@ def test_learner_experiment_reports_failing_words(tmp_path):
         assert 0 <= f["top_other_phon_winners"] <= 100
 
 
+@pytest.mark.slow  # the learner experiment itself is in the default suite (test_learner_experiment_reports_failing_words)
 def test_capture_experiment_runs(tmp_path):
     from jaxbrain.runs import execute
     m = execute("assemblies_learner_capture", str(tmp_path / "c"),

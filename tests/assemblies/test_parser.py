@@ -101,7 +101,8 @@ def test_parse_without_plasticity_fails():
     assert not P.score(r["dependencies"], dict(P.TEST_SENTENCES)["cats chase mice"])["exact"]
 
 
-@pytest.mark.parametrize("sentence, seed", [("cats chase mice", 0), ("cats run quickly", 1)])
+@pytest.mark.parametrize("sentence, seed", [("cats chase mice", 0),
+                                            pytest.param("cats run quickly", 1, marks=pytest.mark.slow)])
 def test_single_program_equals_host_loop(sentence, seed):
     """parse_and_read (parse + readout as one jitted program) gives the host-driven path's
     brain and dependencies bit for bit."""

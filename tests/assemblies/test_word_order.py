@@ -41,6 +41,7 @@ def test_no_learning_no_order():
     assert r["history"][-1]["fraction_correct"]["SOV"] < 1.0
 
 
+@pytest.mark.slow  # the parser's program path is checked the same way in the default suite
 def test_single_program_equals_host_loop():
     """A training sentence and generation as one jitted program each give the host-driven
     path's brain (bit for bit) and generated orders."""
