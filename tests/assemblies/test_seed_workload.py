@@ -61,6 +61,7 @@ def test_lazy_workload_runs_at_1e9_with_state_independent_of_n():
         sw.lazy_init(sw.make_lazy_spec(10**5), 100)
 
 
+@pytest.mark.slow  # GPU code paths run on the CPU; the GPU runs check them too
 def test_lazy_workload_same_on_the_gpu_paths(monkeypatch):
     """The GPU's sort-free paths (rank k-cap, rank source choice) give the same brain as the
     CPU's sorts: traced once as on the CPU, once as if the backend were a GPU."""

@@ -41,7 +41,7 @@ def reference():
     return _run(B.project)
 
 
-@pytest.mark.parametrize("n_dev", [1, pytest.param(2, marks=pytest.mark.slow), pytest.param(4, marks=pytest.mark.slow), 8])
+@pytest.mark.parametrize("n_dev", [pytest.param(n, marks=pytest.mark.slow) for n in (1, 2, 4)] + [8])
 def test_sharded_projection_equals_one_device(reference, n_dev):
     ref_state, ref_win = reference
     mesh = sharding.make_mesh(n_dev, axis="neurons")

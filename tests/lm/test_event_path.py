@@ -2,6 +2,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxbrain.lm.modules import (MODULES, BrainSpec, _gather_input, active_lists,
                                  build_connectivity, make_event_plan, synaptic_input)
@@ -61,6 +62,7 @@ def test_overflow_falls_back_to_dense():
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow  # the event path is not the default; its forward and gradient are checked by default
 def test_model_event_path_matches_dense():
     """Teacher-forced loss, its gradient and greedy generation with the event path."""
     from jaxbrain.lm.generate import generate_ids

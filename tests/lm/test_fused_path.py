@@ -66,6 +66,7 @@ def test_gen_token_step_matches_token_step(dtype):
     np.testing.assert_array_equal(np.asarray(c1.mod.baseline), np.asarray(c0.mod.baseline))
 
 
+@pytest.mark.slow  # the fused XLA path is an alternative to the kernel path (checked by default)
 def test_generation_same_tokens_and_loss():
     """Sampled and top-k generation with prompts of different lengths, and the teacher-forced
     loss through each path's generation step."""
@@ -87,6 +88,7 @@ def test_generation_same_tokens_and_loss():
     assert np.all(np.asarray(nll[0]) > 0)
 
 
+@pytest.mark.slow
 def test_fused_text_generation_and_switches():
     from jaxbrain.lm.tokenizers import CharTokenizer
     tok = CharTokenizer("abcdefgh \n")
