@@ -115,13 +115,20 @@ class Active(NamedTuple):
     counts: jax.Array
 
 
+def list_active(idx_ref, cnt_ref, base, cnt_at, src, active):
+    """Inside a kernel: the ``src`` of the ``active`` lanes, in lane order, to
+    ``idx_ref[base:base + lanes]`` and their number to ``cnt_ref[cnt_at]``. Dead lanes aim
+    at the segment's last slot, which a live lane writes only when every lane is live."""
+    rank = jnp.cumsum(active.astype(jnp.int32)) - 1
+    plt.store(idx_ref.at[base + jnp.where(active, rank, active.shape[0] - 1)], src, mask=active)
+    plt.store(cnt_ref.at[pl.ds(cnt_at, 1)], jnp.sum(active.astype(jnp.int32)).reshape(1))
+
+
 def _compact_kernel(spk_ref, idx_ref, cnt_ref, *, n):
     b = pl.program_id(0)
     src = b * BLOCK + jnp.arange(BLOCK, dtype=jnp.int32)
     active = plt.load(spk_ref.at[pl.ds(b * BLOCK, BLOCK)], mask=src < n, other=0.0) != 0
-    rank = jnp.cumsum(active.astype(jnp.int32)) - 1
-    plt.store(idx_ref.at[jnp.where(active, b * BLOCK + rank, b * BLOCK + BLOCK - 1)], src, mask=active)
-    plt.store(cnt_ref.at[pl.ds(b, 1)], jnp.sum(active.astype(jnp.int32)).reshape(1))
+    list_active(idx_ref, cnt_ref, b * BLOCK, b, src, active)
 
 
 @functools.partial(jax.jit, static_argnames=("interpret",))

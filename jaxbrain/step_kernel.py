@@ -254,7 +254,7 @@ def _ring_kernel(t_ref, seed_ref, *refs, knet, n_leaves, treedef, narrow, block,
     _deliver(knet, ell_refs, jnp.sum(active.astype(jnp.int32)), src_of, rows, slots, scatter)
 
 
-def _update_kernel(t_ref, seed_ref, *refs, knet, n_leaves, treedef, narrow, block, record, with_syn):
+def _update_kernel(t_ref, seed_ref, *refs, knet, n_leaves, treedef, narrow, kept, block, record, with_syn):
     """One step, direct form, part 1: update in place (reading ``syn``, the increments that
     arrived, at the first step only), and list the block's spiking neurons in list ``t % 2``."""
     n_arr, n_pad = len(knet.arrays), knet.n_pad
@@ -269,13 +269,9 @@ def _update_kernel(t_ref, seed_ref, *refs, knet, n_leaves, treedef, narrow, bloc
     # delivery launch targets next (4M COBA neurons, H100, block 1024: 85 -> 78 us per step)
     state = _load_state(state_refs, idx, treedef, narrow, "evict_first")
     state, active = _advance(knet, arr_refs, idx, t, seed_ref[0], syn_ex, syn_in, state)
-    kept = [state._fields.index(f) for f in knet.fnet.model.syn_leaves]
     _store_state(state_refs, idx, state, narrow, lambda i: None if i in kept else "evict_first")
     _record(knet.fnet, b, idx, block, t - t_ref[1], active, counts, pop_spikes, (raster[0], n_pad) if record else ())
-    rank = jnp.cumsum(active.astype(jnp.int32)) - 1
-    base = (t % 2) * n_pad + b * block
-    plt.store(spk.at[base + jnp.where(active, rank, block - 1)], idx, mask=active)  # dead lanes: a slot no live one writes
-    plt.store(nspk.at[pl.ds((t % 2) * (n_pad // block) + b, 1)], jnp.sum(active.astype(jnp.int32)).reshape(1))
+    ek.list_active(spk, nspk, (t % 2) * n_pad + b * block, (t % 2) * (n_pad // block) + b, idx, active)
 
 
 def _direct_kernel(t_ref, spk, nspk, *refs, knet, block, rows, slots, into_state, interpret):
@@ -337,9 +333,8 @@ def _ring_step(knet, leaves, ring, counts, pop_spikes, raster, t, t0, *, treedef
     ell = [knet.targets, knet.weights] + ([knet.delays] if knet.delays is not None else [])
     outs = [*leaves, ring, counts, pop_spikes, *raster]
     kernel = functools.partial(_ring_kernel, knet=knet, n_leaves=len(leaves), treedef=treedef, narrow=narrow,
-                               block=block, rows=rows,
-                               slots=slots, ring_len=ring.shape[0] // (2 * knet.n_pad), record=len(raster),
-                               interpret=interpret)
+                               block=block, rows=rows, slots=slots, ring_len=ring.shape[0] // (2 * knet.n_pad),
+                               record=len(raster), interpret=interpret)
     out = _call(kernel, (knet.n_pad // block, chunks), [jnp.stack([t, t0]), _seed(fnet), *knet.arrays, *ell, *outs],
                 len(outs), num_warps, interpret)
     return list(out[:len(leaves)]), *out[len(leaves):len(leaves) + 3], list(out[len(leaves) + 3:])
@@ -349,13 +344,13 @@ def _seed(fnet):
     return jnp.reshape(jnp.asarray(fnet.seed, jnp.int32), (1,))
 
 
-def _update(knet, leaves, spk, nspk, counts, pop_spikes, raster, t, t0, syn, *, treedef, narrow, block, num_warps,
-            interpret):
-    """Direct form, part 1 (one launch): the state updated in place, spikes listed."""
+def _update(knet, leaves, spk, nspk, counts, pop_spikes, raster, t, t0, syn, *, treedef, narrow, kept, block,
+            num_warps, interpret):
+    """Direct form, part 1 (one launch): the state updated in place (leaves ``kept``, the
+    syn_leaves, stored with the default L2 policy), spikes listed."""
     outs = [*leaves, spk, nspk, counts, pop_spikes, *raster]
     kernel = functools.partial(_update_kernel, knet=knet, n_leaves=len(leaves), treedef=treedef, narrow=narrow,
-                               block=block,
-                               record=len(raster), with_syn=syn is not None)
+                               kept=kept, block=block, record=len(raster), with_syn=syn is not None)
     args = [jnp.stack([t, t0]), _seed(knet.fnet), *knet.arrays, *([] if syn is None else [syn]), *outs]
     out = _call(kernel, (knet.n_pad // block,), args, len(outs), num_warps, interpret)
     return list(out[:len(leaves)]), *out[len(leaves):len(leaves) + 4], list(out[len(leaves) + 4:])
@@ -436,9 +431,9 @@ def _run(knet: KernelNetwork, state: fused.FusedState, steps: int, *, record: bo
     counts, pop_spikes = jnp.zeros((n_pad,), jnp.int32), jnp.zeros((steps * n_pops * LANES,), jnp.float32)
     kw = dict(narrow=narrow, block=block, num_warps=num_warps, interpret=interpret)
     if direct:  # delays are one step: only slot t0 can hold anything
-        g = [state.neurons._fields.index(f) for f in fnet.model.syn_leaves]
+        g = tuple(state.neurons._fields.index(f) for f in fnet.model.syn_leaves)
         spk, nspk = jnp.zeros((2 * n_pad,), jnp.int32), jnp.zeros((2 * n_pad // block,), jnp.int32)
-        upd = functools.partial(_update, knet, treedef=treedef, **kw)
+        upd = functools.partial(_update, knet, treedef=treedef, kept=g, **kw)
         dlv = functools.partial(_direct, knet, block=block, tile=tile, num_warps=num_warps, interpret=interpret)
         leaves, spk, nspk, counts, pop_spikes, raster = upd(leaves, spk, nspk, counts, pop_spikes, raster, t0, t0,
                                                             buf[t0 % length])

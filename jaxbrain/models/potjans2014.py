@@ -26,7 +26,7 @@ from .. import connectivity as cx
 from .. import network as nw
 from .. import neurons, propagation
 
-__all__ = ["POPULATIONS", "N_FULL", "CONN_PROBS", "K_EXT", "REFERENCE_RATES_HZ", "microcircuit", "psc_for_psp"]
+__all__ = ["POPULATIONS", "N_FULL", "CONN_PROBS", "K_EXT", "REFERENCE_RATES_HZ", "indegree", "microcircuit", "psc_for_psp"]
 
 POPULATIONS = ("L23E", "L23I", "L4E", "L4I", "L5E", "L5I", "L6E", "L6I")
 N_FULL = np.array([20683, 5834, 21915, 5479, 4850, 1065, 14395, 2948])
@@ -78,10 +78,9 @@ def microcircuit(n_scaling: float = 1.0, seed: int = 0, dt: float = 0.1, impl: s
     projs = {}
     for t, tgt in enumerate(POPULATIONS):
         for s, src in enumerate(POPULATIONS):
-            p = CONN_PROBS[t, s]
-            if p == 0:
-                continue
             k_in = indegree(t, s)
+            if k_in == 0:  # p = 0
+                continue
             exc = src.endswith("E")
             w = w_e * (2.0 if (src, tgt) == ("L4E", "L23E") else 1.0) * (1.0 if exc else -g)
             d = 1.5 if exc else 0.75
