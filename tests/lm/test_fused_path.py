@@ -38,7 +38,9 @@ def test_fused_input_matches_dense_gather(dtype):
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_gen_token_step_matches_token_step(dtype):
-    """Teacher-forced from rest: the same state and log-probabilities, bit for bit."""
+    """Teacher-forced from rest: the same spikes and log-probabilities bit for bit, and the
+    same membrane state to float32 rounding (on some CPUs XLA rounds the two paths' sums
+    differently: 1-2 ulp in a few of the 2,720 potentials)."""
     spec = BrainSpec.scale("tiny")
     model = make_model(spec, 30, dtype)
     fm = with_fused(model)
@@ -56,9 +58,11 @@ def test_gen_token_step_matches_token_step(dtype):
     np.testing.assert_array_equal(np.asarray(l1), np.asarray(l0))
     for f in ("v", "a", "s"):
         full = np.asarray(getattr(c0.neurons, f))
-        np.testing.assert_array_equal(
-            np.concatenate([np.asarray(q) for q in getattr(c1.neurons, f)]).astype(np.float32),
-            full)
+        got = np.concatenate([np.asarray(q) for q in getattr(c1.neurons, f)]).astype(np.float32)
+        if f == "s":
+            np.testing.assert_array_equal(got, full)
+        else:
+            np.testing.assert_allclose(got, full, rtol=1e-5, atol=1e-5)
     b0 = spec.offset("broca")
     np.testing.assert_array_equal(np.asarray(c1.neurons.z),
                                   np.asarray(c0.neurons.z)[b0:b0 + spec.out_dim])
