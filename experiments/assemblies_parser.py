@@ -1,4 +1,6 @@
-"""The NEMO English parser (parser.py semantics) with dependencies read from the neurons.
+"""The NEMO parser (parser.py semantics) with dependencies read from the neurons, in English
+or (``language = "russian"``: case areas NOM / ACC / DAT, free word order, LEX of 7 x lex_k
+with lex_k = 10 in the reference) in Russian.
 
 Each sentence is parsed in a fresh brain (LEX explicit, 20 words x lex_k; syntactic areas
 n = 1e4, k = 100; p = 0.1; 20 projection rounds per word, reference defaults) under the
@@ -28,10 +30,12 @@ from jaxbrain.config import (ConfigError, at_least, nonnegative, one_of, open_pr
                              positive)
 
 PATHS = ("program", "host")
+LANGUAGES = ("english", "russian")
 
 
 @dataclass(frozen=True)
 class Config:
+    language: str = param("english", one_of(*LANGUAGES), "grammar and test sentences")
     p: float = param(0.1, open_prob, "connection probability")
     lex_k: int = param(20, positive, "LEX (and DET) cap")
     n: int = param(10_000, positive, "neurons per syntactic area")
@@ -42,6 +46,8 @@ class Config:
     interarea_beta: float = param(0.5, nonnegative, "plasticity between syntactic areas")
     project_rounds: int = param(20, at_least(1), "projection rounds per word")
     store_capacity: int = param(8192, positive, "learned-delta slots per fibre")
+    hebb_density: float = param(0.4, open_prob, "cap on the fraction of a fibre's winner "
+                                "pairs updated per round (overflow counted as dropped)")
     seeds: tuple[int, ...] = param((0, 1, 2), nonnegative, "connectivity seeds (one pass each)")
     sentences: tuple[str, ...] = param((), None, "sentences to parse (empty: the whole test set)")
     path: str = param("host", one_of(*PATHS), "'program': one jitted program per sentence; "
@@ -49,8 +55,8 @@ class Config:
     compare: bool = param(False, None, "also time the other path and check its dependencies")
 
     def check(self):
-        from jaxbrain.assemblies.parser import TEST_SENTENCES
-        known = [s for s, _ in TEST_SENTENCES]
+        from jaxbrain.assemblies.parser import GRAMMARS
+        known = [s for s, _ in GRAMMARS[self.language].sentences]
         for s in self.sentences:
             if s not in known:
                 raise ConfigError(f"config key 'sentences': value {s!r} has no gold parse; "
@@ -66,14 +72,16 @@ def run(cfg: Config, out: Path) -> dict:
     import numpy as np
     from jaxbrain.assemblies import parser as P
 
-    gold = dict(P.TEST_SENTENCES)
+    grammar = P.GRAMMARS[cfg.language]
+    gold = dict(grammar.sentences)
     sents = list(cfg.sentences) or list(gold)
     specs = {seed: P.ParserSpec(p=cfg.p, lex_k=cfg.lex_k, n=cfg.n, k=cfg.k,
                                 default_beta=cfg.default_beta, lex_beta=cfg.lex_beta,
                                 recurrent_beta=cfg.recurrent_beta,
                                 interarea_beta=cfg.interarea_beta,
                                 project_rounds=cfg.project_rounds, seed=seed,
-                                store_capacity=cfg.store_capacity)
+                                store_capacity=cfg.store_capacity, grammar=grammar,
+                                hebb_density=cfg.hebb_density)
              for seed in cfg.seeds}
 
     def timed(path):
@@ -126,12 +134,13 @@ def run(cfg: Config, out: Path) -> dict:
     ax.invert_yaxis()
     ax.set_xlabel(f"seconds per parse + readout ({cfg.path} path, seed {cfg.seeds[0]}; green: "
                   "all dependencies correct)")
-    ax.set_title(f"NEMO parser: {exact.mean():.0%} of {len(all_rows)} parses exact "
+    ax.set_title(f"NEMO parser ({cfg.language}): {exact.mean():.0%} of {len(all_rows)} parses exact "
                  f"({len(cfg.seeds)} seeds)")
     fig.tight_layout()
     fig.savefig(out / "parser.png", dpi=120)
     plt.close(fig)
     return {
+        "language": cfg.language,
         "fraction_exact": float(exact.mean()),
         "fraction_exact_by_seed": {str(s): float(np.mean([r["exact"] for r in rows]))
                                    for s, rows in per_seed.items()},

@@ -1,5 +1,14 @@
-"""The NEMO English parser (Mitropolsky & Papadimitriou's parser.py semantics) on the
-implicit-mode brain, with dependencies read out from the neurons.
+"""The NEMO parser (Mitropolsky & Papadimitriou's parser.py semantics) on the
+implicit-mode brain, with dependencies read out from the neurons, for English and for
+Russian (:class:`Grammar`: :data:`ENGLISH`, :data:`RUSSIAN`).
+
+Russian (the reference's ``RussianParserBrain``): areas ``LEX, NOM, VERB, ACC, DAT`` (only
+LEX disinhibited at the start), case-marked nouns open the area of their case, verbs open
+VERB and its fibres to NOM / ACC (and DAT for ditransitives); the word forms of one noun
+share one LEX assembly (``kot`` / ``kota`` / ``kotu``), so the readout names a noun by its
+first form. Word order is free: the case, not the position, decides the relation.
+
+English:
 
 Brain (reference defaults, :class:`ParserSpec`): an explicit area ``LEX`` holding one fixed
 assembly of ``lex_k`` neurons per word of the lexicon (word ``i`` = neurons
@@ -55,12 +64,13 @@ from . import brain as B
 from .fibrewise import project_round, repeat_rounds, seedless
 
 __all__ = ["LEX", "DET", "SUBJ", "OBJ", "VERB", "ADJ", "ADVERB", "PREP", "PREP_P", "AREAS",
-           "SYNTACTIC_AREAS", "ENGLISH_LEXICON", "CATEGORY_RULES", "READOUT_RULES",
-           "TEST_SENTENCES", "ParserSpec", "AreaRule", "FibreRule", "Plan", "make_brain_spec",
+           "NOM", "ACC", "DAT", "SYNTACTIC_AREAS", "ENGLISH_LEXICON", "CATEGORY_RULES",
+           "READOUT_RULES", "TEST_SENTENCES", "Grammar", "ENGLISH", "RUSSIAN", "ParserSpec", "AreaRule", "FibreRule", "Plan", "make_brain_spec",
            "plan", "parse", "read_out", "parse_and_read", "lex_word", "parse_sentences", "score"]
 
 LEX, DET, SUBJ, OBJ, VERB = "LEX", "DET", "SUBJ", "OBJ", "VERB"
 ADJ, ADVERB, PREP, PREP_P = "ADJ", "ADVERB", "PREP", "PREP_P"
+NOM, ACC, DAT = "NOM", "ACC", "DAT"
 AREAS = (LEX, DET, SUBJ, OBJ, VERB, ADJ, ADVERB, PREP, PREP_P)
 #: areas with recurrent plasticity beta (DET is not one of them in the reference)
 SYNTACTIC_AREAS = (SUBJ, OBJ, VERB, ADJ, ADVERB, PREP, PREP_P)
@@ -177,6 +187,82 @@ TEST_SENTENCES = (
 )
 
 
+def _tuples(rules: dict) -> tuple:
+    return tuple((c, (tuple(pre), tuple(post))) for c, (pre, post) in rules.items())
+
+
+@dataclass(frozen=True)
+class Grammar:
+    """A language for the parser (static, hashable).
+
+    Attributes:
+        name: the language.
+        areas: every area, LEX first.
+        recurrent: the syntactic areas (plasticity ``lex_beta`` with LEX,
+            ``recurrent_beta`` on the self-loop, ``interarea_beta`` between two of them).
+        initial: areas disinhibited at the start of a sentence.
+        small: areas whose cap is ``lex_k`` instead of ``k`` (English DET).
+        rules: ``((category, (pre-rules, post-rules)), ...)``.
+        readout: ``((area, (targets...)), ...)``: the fibres the readout follows.
+        lexicon: ``((word, category, LEX assembly index), ...)``.
+        lex_size: LEX assemblies (at least one per index used by ``lexicon``).
+        sentences: ``((sentence, gold dependencies), ...)``, for scoring only.
+    """
+    name: str
+    areas: tuple
+    recurrent: tuple
+    initial: tuple
+    small: tuple
+    rules: tuple
+    readout: tuple
+    lexicon: tuple
+    lex_size: int
+    sentences: tuple
+
+    @property
+    def category_rules(self) -> dict:
+        return dict(self.rules)
+
+
+ENGLISH = Grammar(
+    "english", AREAS, SYNTACTIC_AREAS, _INITIAL, (DET,), _tuples(CATEGORY_RULES),
+    tuple(READOUT_RULES.items()), tuple((w, c, i) for i, (w, c) in enumerate(ENGLISH_LEXICON)),
+    len(ENGLISH_LEXICON), tuple((s, tuple(g)) for s, g in TEST_SENTENCES))
+
+# Russian (parser.py's generic_russian_* rules): a case-marked noun opens its case area and
+# the fibre from LEX; a verb opens VERB and the fibres VERB - NOM / ACC (/ DAT).
+_RU_AREAS = (LEX, NOM, VERB, ACC, DAT)
+_RU_CASE = {"nom_noun": NOM, "acc_noun": ACC, "dat_noun": DAT}
+_RU_RULES = {c: ([AreaRule(False, a), FibreRule(False, LEX, a)], [FibreRule(True, LEX, a)])
+             for c, a in _RU_CASE.items()}
+for _c, _objs in (("verb", (NOM, ACC)), ("ditrans_verb", (NOM, ACC, DAT))):
+    _RU_RULES[_c] = ([AreaRule(False, VERB), FibreRule(False, LEX, VERB)]
+                     + [FibreRule(False, VERB, a) for a in _objs], [FibreRule(True, LEX, VERB)])
+RUSSIAN_LEXICON = (
+    ("vidit", "verb", 0), ("lyubit", "verb", 1), ("kot", "nom_noun", 2), ("kota", "acc_noun", 2),
+    ("sobaka", "nom_noun", 3), ("sobaku", "acc_noun", 3), ("sobakie", "dat_noun", 3),
+    ("kotu", "dat_noun", 2), ("dayet", "ditrans_verb", 4))
+#: every order of subject, verb and object gives the same dependencies (nouns named by the
+#: first form of their LEX assembly: kot, sobaka)
+RUSSIAN_SENTENCES = (
+    ("kot vidit sobaku", ((("vidit", "kot", NOM), ("vidit", "sobaka", ACC)))),
+    ("sobaku vidit kot", ((("vidit", "kot", NOM), ("vidit", "sobaka", ACC)))),
+    ("vidit kot sobaku", ((("vidit", "kot", NOM), ("vidit", "sobaka", ACC)))),
+    ("kot sobaku vidit", ((("vidit", "kot", NOM), ("vidit", "sobaka", ACC)))),
+    ("sobaka lyubit kota", ((("lyubit", "sobaka", NOM), ("lyubit", "kot", ACC)))),
+    ("kota lyubit sobaka", ((("lyubit", "sobaka", NOM), ("lyubit", "kot", ACC)))),
+    ("kot dayet sobakie kota", ((("dayet", "kot", NOM), ("dayet", "kot", ACC),
+                                ("dayet", "sobaka", DAT)))),
+    ("sobaka kotu kota dayet", ((("dayet", "sobaka", NOM), ("dayet", "kot", ACC),
+                                ("dayet", "kot", DAT)))),
+)
+RUSSIAN = Grammar(
+    "russian", _RU_AREAS, (NOM, VERB, ACC, DAT), (LEX,), (), _tuples(_RU_RULES),
+    ((VERB, (LEX, NOM, ACC, DAT)), (NOM, (LEX,)), (ACC, (LEX,)), (DAT, (LEX,)), (LEX, ())),
+    RUSSIAN_LEXICON, 7, RUSSIAN_SENTENCES)
+GRAMMARS = {g.name: g for g in (ENGLISH, RUSSIAN)}
+
+
 @dataclass(frozen=True)
 class ParserSpec:
     """Parser sizes and plasticities (reference ``EnglishParserBrain`` / ``parse`` defaults).
@@ -193,7 +279,10 @@ class ParserSpec:
         hebb_density: cap on the fraction of winner pairs of a fibre updated per step
             (:func:`project_round`; overflow is counted in ``dropped``).
         kcap: k-cap method of :mod:`.kcap`.
-        lexicon: ``(word, category)`` pairs; categories are keys of :data:`CATEGORY_RULES`.
+        grammar: the language (:data:`ENGLISH` or :data:`RUSSIAN`).
+        lexicon: ``(word, category)`` pairs (word ``i`` owns LEX assembly ``i``) or
+            ``(word, category, assembly)`` triples; categories are the grammar's; default:
+            the grammar's lexicon. Held as triples.
     """
     p: float = 0.1
     lex_k: int = 20
@@ -209,15 +298,19 @@ class ParserSpec:
     store_capacity: int = 2**13
     hebb_density: float = 0.4
     kcap: str = "top_k"
-    lexicon: tuple = ENGLISH_LEXICON
+    grammar: Grammar = ENGLISH
+    lexicon: tuple | None = None
 
     def __post_init__(self):
-        cats = {c for _, c in self.lexicon}
-        bad = cats - set(CATEGORY_RULES)
+        lex = self.grammar.lexicon if self.lexicon is None else self.lexicon
+        lex = tuple((e[0], e[1], e[2] if len(e) > 2 else i) for i, e in enumerate(lex))
+        object.__setattr__(self, "lexicon", lex)
+        rules = self.grammar.category_rules
+        bad = {c for _, c, _ in lex} - set(rules)
         if bad:
             raise ValueError(f"ParserSpec.lexicon: unknown categories {sorted(bad)}; allowed: "
-                             f"{sorted(CATEGORY_RULES)}")
-        words = [w for w, _ in self.lexicon]
+                             f"{sorted(rules)}")
+        words = [w for w, _, _ in lex]
         if len(set(words)) != len(words):
             raise ValueError("ParserSpec.lexicon: words must be unique")
         if not 0.5 < self.min_overlap <= 1.0:
@@ -228,7 +321,20 @@ class ParserSpec:
 
     @property
     def words(self) -> tuple[str, ...]:
-        return tuple(w for w, _ in self.lexicon)
+        return tuple(w for w, _, _ in self.lexicon)
+
+    @property
+    def num_assemblies(self) -> int:
+        """LEX assemblies: LEX has ``num_assemblies * lex_k`` neurons."""
+        return max(self.grammar.lex_size, 1 + max(i for _, _, i in self.lexicon))
+
+    def assembly(self, word: str) -> int:
+        """The LEX assembly of ``word``."""
+        return self.lexicon[self.word_index(word)][2]
+
+    def word_of(self, assembly: int) -> str | None:
+        """The first word of LEX assembly ``assembly`` (``None`` for -1 or an unused one)."""
+        return next((w for w, _, i in self.lexicon if i == assembly), None)
 
     def word_index(self, word: str) -> int:
         try:
@@ -241,7 +347,7 @@ class ParserSpec:
 
 
 def _fibre_beta(ps: ParserSpec, src: str, dst: str) -> float:
-    syn = set(SYNTACTIC_AREAS)
+    syn = set(ps.grammar.recurrent)
     if src == LEX and dst in syn or dst == LEX and src in syn:
         return ps.lex_beta
     if src == dst and src in syn:
@@ -251,9 +357,9 @@ def _fibre_beta(ps: ParserSpec, src: str, dst: str) -> float:
     return ps.default_beta
 
 
-def _rule_pairs() -> set:
+def _rule_pairs(grammar: Grammar) -> set:
     pairs = set()
-    for pre, post in CATEGORY_RULES.values():
+    for _, (pre, post) in grammar.rules:
         for r in pre + post:
             if isinstance(r, FibreRule):
                 pairs.add(frozenset((r.a, r.b)))
@@ -263,15 +369,16 @@ def _rule_pairs() -> set:
 def make_brain_spec(ps: ParserSpec) -> B.BrainSpec:
     """The parser's brain: every fibre a rule can open (both directions) and every
     self-loop, with the reference's plasticities."""
-    areas = [B.Area(LEX, len(ps.lexicon) * ps.lex_k, ps.lex_k, ps.default_beta)]
-    for a in AREAS[1:]:
-        areas.append(B.Area(a, ps.n, ps.lex_k if a == DET else ps.k, ps.default_beta))
+    g = ps.grammar
+    areas = [B.Area(LEX, ps.num_assemblies * ps.lex_k, ps.lex_k, ps.default_beta)]
+    for a in g.areas[1:]:
+        areas.append(B.Area(a, ps.n, ps.lex_k if a in g.small else ps.k, ps.default_beta))
     fibres = []
-    for pair in sorted(_rule_pairs(), key=sorted):
+    for pair in sorted(_rule_pairs(g), key=sorted):
         a, b = sorted(pair)
         fibres += [B.Fibre(a, b, beta=_fibre_beta(ps, a, b)),
                    B.Fibre(b, a, beta=_fibre_beta(ps, b, a))]
-    fibres += [B.Fibre(a, a, beta=_fibre_beta(ps, a, a)) for a in AREAS]
+    fibres += [B.Fibre(a, a, beta=_fibre_beta(ps, a, a)) for a in g.areas]
     return B.BrainSpec(areas=tuple(areas), fibres=tuple(fibres), p=ps.p, seed=ps.seed,
                        store_capacity=ps.store_capacity, kcap=ps.kcap, track_support=False)
 
@@ -296,8 +403,9 @@ class Plan(NamedTuple):
 class _Control:
     """Inhibition indices of areas and fibres and which areas hold an assembly (host side)."""
 
-    def __init__(self):
-        self.area = {a: set() if a in _INITIAL else {0} for a in AREAS}
+    def __init__(self, grammar: Grammar):
+        self.areas = grammar.areas
+        self.area = {a: set() if a in grammar.initial else {0} for a in self.areas}
         self.fibre = defaultdict(lambda: {0})
         self.holds = set()
 
@@ -310,10 +418,10 @@ class _Control:
 
     def project_map(self) -> dict:
         pm = defaultdict(set)
-        for a in AREAS:
+        for a in self.areas:
             if self.area[a]:
                 continue
-            for b in AREAS:
+            for b in self.areas:
                 if a == b or self.area[b] or self.fibre[frozenset((a, b))]:
                     continue
                 if a in self.holds:
@@ -327,23 +435,25 @@ def _freeze(pm) -> ProjectMap:
     return tuple(sorted((a, tuple(sorted(t))) for a, t in pm.items() if t))
 
 
-def plan(categories, project_rounds: int = 20) -> Plan:
+def plan(categories, project_rounds: int = 20, grammar: Grammar = ENGLISH) -> Plan:
     """Compile a sentence's category sequence into neural operations (host side, static).
 
     Arguments:
-        categories: one key of :data:`CATEGORY_RULES` per word.
+        categories: one of the grammar's categories per word.
         project_rounds: projections per word.
+        grammar: the language (default English).
     Returns:
         A :class:`Plan`; raises ``ValueError`` if LEX would project into more than one
         syntactic area (the reference's "war of fibres").
     """
-    ctl = _Control()
+    ctl = _Control(grammar)
+    rules = grammar.category_rules
     fired = defaultdict(set)
     ops = []
     for pos, cat in enumerate(categories):
-        if cat not in CATEGORY_RULES:
-            raise KeyError(f"unknown category {cat!r}; allowed: {sorted(CATEGORY_RULES)}")
-        pre, post = CATEGORY_RULES[cat]
+        if cat not in rules:
+            raise KeyError(f"unknown category {cat!r}; allowed: {sorted(rules)}")
+        pre, post = rules[cat]
         ctl.holds.add(LEX)
         for r in pre:
             ctl.apply(r)
@@ -450,7 +560,9 @@ def parse(spec: B.BrainSpec, ps: ParserSpec, state: B.BrainState, words, the_pla
 
 
 def _readout_order(fired: dict, rules=READOUT_RULES):
-    """Static readout schedule: [(area, targets)], depth first from VERB."""
+    """Static readout schedule: [(area, targets)], depth first from VERB (``rules``: a
+    dict, or a grammar's ``readout`` tuple)."""
+    rules = dict(rules)
     order = []
 
     def visit(area):
@@ -475,7 +587,7 @@ def _read_lex(spec: B.BrainSpec, ps: ParserSpec, state: B.BrainState, order, see
     s = B.set_plasticity(state, False)
     for a in spec.areas:
         s = B.unfix(s, a.name)
-    nw, mo = len(ps.lexicon), float(ps.min_overlap)
+    nw, mo = ps.num_assemblies, float(ps.min_overlap)
     pairs = []
     for area, to in order:
         s = project_round(spec, s, ((area, to),), learn=False, seed=seed)
@@ -488,20 +600,15 @@ def _read_lex(spec: B.BrainSpec, ps: ParserSpec, state: B.BrainState, order, see
 
 
 def _dependencies(ps: ParserSpec, order, pairs):
-    """``[(head word, dependent word, relation area)]`` from the readout's LEX indices."""
-    words = ps.words
-
-    def word(i):
-        i = int(i)
-        return words[i] if i >= 0 else None
-
-    return [(word(h), word(d), t) for (h, d), t in zip(pairs, _readout_relations(order))]
+    """``[(head word, dependent word, relation area)]`` from the readout's LEX assemblies."""
+    return [(ps.word_of(int(h)), ps.word_of(int(d)), t)
+            for (h, d), t in zip(pairs, _readout_relations(order))]
 
 
 def read_out(spec: B.BrainSpec, ps: ParserSpec, state: B.BrainState, fired: dict):
     """The dependencies ``[(head word, dependent word, relation area)]`` read from the
     neurons (module doc); an unreadable LEX assembly gives ``None``."""
-    order = _readout_order(fired)
+    order = _readout_order(fired, ps.grammar.readout)
     return _dependencies(ps, order, _read_lex(spec, ps, state, order))
 
 
@@ -538,7 +645,7 @@ def parse_and_read(spec: B.BrainSpec, ps: ParserSpec, state: B.BrainState, words
     if len(words) != len(the_plan.ops):
         raise ValueError(f"parse_and_read: {len(words)} words for a plan of "
                          f"{len(the_plan.ops)}")
-    order = _readout_order(the_plan.fired)
+    order = _readout_order(the_plan.fired, ps.grammar.readout)
     fixed = _fixed_areas(spec, state) if fixed is None else frozenset(fixed)
     # the seed is data: one compilation per plan serves every seed
     st, lex, dropped, max_size = _parse_program(
@@ -570,9 +677,9 @@ def parse_sentences(ps: ParserSpec, sentences, state0: B.BrainState | None = Non
     out = []
     for sent in sentences:
         toks = sent.split()
-        idx = [ps.word_index(t) for t in toks]
+        idx = [ps.assembly(t) for t in toks]
         t0 = time.perf_counter()
-        pl = plan([ps.category(t) for t in toks], ps.project_rounds)
+        pl = plan([ps.category(t) for t in toks], ps.project_rounds, ps.grammar)
         if host_loop:
             st = parse(spec, ps, state0, idx, pl)
             deps = read_out(spec, ps, st, pl.fired)
