@@ -134,8 +134,8 @@ def run(cfg: Config, out: Path) -> dict:
     ax.invert_yaxis()
     ax.set_xlabel(f"seconds per parse + readout ({cfg.path} path, seed {cfg.seeds[0]}; green: "
                   "all dependencies correct)")
-    ax.set_title(f"NEMO parser ({cfg.language}): {exact.mean():.0%} of {len(all_rows)} parses exact "
-                 f"({len(cfg.seeds)} seeds)")
+    ax.set_title(f"NEMO parser ({cfg.language}): {exact.mean():.0%} of {len(all_rows)} parses "
+                 f"exact ({len(cfg.seeds)} seeds)")
     fig.tight_layout()
     fig.savefig(out / "parser.png", dpi=120)
     plt.close(fig)

@@ -65,8 +65,9 @@ from .fibrewise import project_round, repeat_rounds, seedless
 
 __all__ = ["LEX", "DET", "SUBJ", "OBJ", "VERB", "ADJ", "ADVERB", "PREP", "PREP_P", "AREAS",
            "NOM", "ACC", "DAT", "SYNTACTIC_AREAS", "ENGLISH_LEXICON", "CATEGORY_RULES",
-           "READOUT_RULES", "TEST_SENTENCES", "Grammar", "ENGLISH", "RUSSIAN", "ParserSpec", "AreaRule", "FibreRule", "Plan", "make_brain_spec",
-           "plan", "parse", "read_out", "parse_and_read", "lex_word", "parse_sentences", "score"]
+           "READOUT_RULES", "TEST_SENTENCES", "RUSSIAN_LEXICON", "RUSSIAN_SENTENCES", "Grammar",
+           "ENGLISH", "RUSSIAN", "GRAMMARS", "ParserSpec", "AreaRule", "FibreRule", "Plan",
+           "make_brain_spec", "plan", "parse", "read_out", "parse_and_read", "lex_word", "parse_sentences", "score"]
 
 LEX, DET, SUBJ, OBJ, VERB = "LEX", "DET", "SUBJ", "OBJ", "VERB"
 ADJ, ADVERB, PREP, PREP_P = "ADJ", "ADVERB", "PREP", "PREP_P"
@@ -205,7 +206,8 @@ class Grammar:
         rules: ``((category, (pre-rules, post-rules)), ...)``.
         readout: ``((area, (targets...)), ...)``: the fibres the readout follows.
         lexicon: ``((word, category, LEX assembly index), ...)``.
-        lex_size: LEX assemblies (at least one per index used by ``lexicon``).
+        lex_size: at least this many LEX assemblies (the reference's Russian LEX has 7 for
+            the 5 its lexicon uses; 0: one per assembly index the lexicon uses).
         sentences: ``((sentence, gold dependencies), ...)``, for scoring only.
     """
     name: str
@@ -227,7 +229,7 @@ class Grammar:
 ENGLISH = Grammar(
     "english", AREAS, SYNTACTIC_AREAS, _INITIAL, (DET,), _tuples(CATEGORY_RULES),
     tuple(READOUT_RULES.items()), tuple((w, c, i) for i, (w, c) in enumerate(ENGLISH_LEXICON)),
-    len(ENGLISH_LEXICON), tuple((s, tuple(g)) for s, g in TEST_SENTENCES))
+    0, tuple((s, tuple(g)) for s, g in TEST_SENTENCES))
 
 # Russian (parser.py's generic_russian_* rules): a case-marked noun opens its case area and
 # the fibre from LEX; a verb opens VERB and the fibres VERB - NOM / ACC (/ DAT).
