@@ -29,6 +29,8 @@ from pathlib import Path
 from jaxbrain.config import (ConfigError, at_least, nonnegative, one_of, open_prob, param,
                              positive)
 
+from jaxbrain.assemblies.kcap import METHODS as KCAP_METHODS
+
 PATHS = ("program", "host")
 LANGUAGES = ("english", "russian")
 
@@ -48,6 +50,8 @@ class Config:
     store_capacity: int = param(8192, positive, "learned-delta slots per fibre")
     hebb_density: float = param(0.4, open_prob, "cap on the fraction of a fibre's winner "
                                 "pairs updated per round (overflow counted as dropped)")
+    kcap: str = param("top_k", one_of(*KCAP_METHODS), "k-cap method (all exact and equal; "
+                      "see jaxbrain.assemblies.kcap)")
     seeds: tuple[int, ...] = param((0, 1, 2), nonnegative, "connectivity seeds (one pass each)")
     sentences: tuple[str, ...] = param((), None, "sentences to parse (empty: the whole test set)")
     path: str = param("host", one_of(*PATHS), "'program': one jitted program per sentence; "
@@ -81,7 +85,7 @@ def run(cfg: Config, out: Path) -> dict:
                                 interarea_beta=cfg.interarea_beta,
                                 project_rounds=cfg.project_rounds, seed=seed,
                                 store_capacity=cfg.store_capacity, grammar=grammar,
-                                hebb_density=cfg.hebb_density)
+                                hebb_density=cfg.hebb_density, kcap=cfg.kcap)
              for seed in cfg.seeds}
 
     def timed(path):
