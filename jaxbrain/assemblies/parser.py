@@ -67,7 +67,8 @@ __all__ = ["LEX", "DET", "SUBJ", "OBJ", "VERB", "ADJ", "ADVERB", "PREP", "PREP_P
            "NOM", "ACC", "DAT", "SYNTACTIC_AREAS", "ENGLISH_LEXICON", "CATEGORY_RULES",
            "READOUT_RULES", "TEST_SENTENCES", "RUSSIAN_LEXICON", "RUSSIAN_SENTENCES", "Grammar",
            "ENGLISH", "RUSSIAN", "GRAMMARS", "ParserSpec", "AreaRule", "FibreRule", "Plan",
-           "make_brain_spec", "plan", "parse", "read_out", "parse_and_read", "lex_word", "parse_sentences", "score"]
+           "make_brain_spec", "plan", "parse", "read_out", "parse_and_read", "lex_word",
+           "parse_sentences", "score"]
 
 LEX, DET, SUBJ, OBJ, VERB = "LEX", "DET", "SUBJ", "OBJ", "VERB"
 ADJ, ADVERB, PREP, PREP_P = "ADJ", "ADVERB", "PREP", "PREP_P"
