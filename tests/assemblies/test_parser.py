@@ -101,20 +101,22 @@ def test_parse_without_plasticity_fails():
     assert not P.score(r["dependencies"], dict(P.TEST_SENTENCES)["cats chase mice"])["exact"]
 
 
-@pytest.mark.parametrize("sentence, seed", [("cats chase mice", 0),
-                                            pytest.param("cats run quickly", 1, marks=pytest.mark.slow)])
-def test_single_program_equals_host_loop(sentence, seed):
+@pytest.mark.parametrize("sentence, seed, grammar", [
+    ("cats chase mice", 0, P.ENGLISH),
+    ("kota lyubit sobaka", 0, P.RUSSIAN),
+    pytest.param("cats run quickly", 1, P.ENGLISH, marks=pytest.mark.slow)])
+def test_single_program_equals_host_loop(sentence, seed, grammar):
     """parse_and_read (parse + readout as one jitted program) gives the host-driven path's
     brain and dependencies bit for bit."""
-    ps = _tiny(seed=seed)
+    ps = _tiny(seed=seed, grammar=grammar)
     spec = P.make_brain_spec(ps)
     st0 = B.init(spec)
-    idx = [ps.word_index(w) for w in sentence.split()]
-    pl = _plan(sentence, ps)
+    idx = [ps.assembly(w) for w in sentence.split()]
+    pl = P.plan([ps.category(w) for w in sentence.split()], ps.project_rounds, grammar)
     ref = P.parse(spec, ps, st0, idx, pl)
     ref_deps = P.read_out(spec, ps, ref, pl.fired)
     got, deps, dropped, max_size = P.parse_and_read(spec, ps, st0, idx, pl)
-    assert deps == ref_deps and len(deps) == len(dict(P.TEST_SENTENCES)[sentence])
+    assert deps == ref_deps and len(deps) == len(dict(grammar.sentences)[sentence])
     assert dropped == sum(int(s.dropped) for s in ref.stores.values())
     assert max_size == max(int(s.size) for s in ref.stores.values())
     assert jax.tree_util.tree_structure(got) == jax.tree_util.tree_structure(ref)
