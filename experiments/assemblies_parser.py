@@ -26,10 +26,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from jaxbrain.assemblies.kcap import METHODS as KCAP_METHODS
 from jaxbrain.config import (ConfigError, at_least, nonnegative, one_of, open_prob, param,
                              positive)
-
-from jaxbrain.assemblies.kcap import METHODS as KCAP_METHODS
 
 PATHS = ("program", "host")
 LANGUAGES = ("english", "russian")

@@ -11,7 +11,7 @@ from jaxbrain.assemblies import parser as P
 
 
 def _plan(sentence, ps=P.ParserSpec()):
-    return P.plan([ps.category(w) for w in sentence.split()], ps.project_rounds)
+    return P.plan([ps.category(w) for w in sentence.split()], ps.project_rounds, ps.grammar)
 
 
 def test_plan_cats_chase_mice():
@@ -112,7 +112,7 @@ def test_single_program_equals_host_loop(sentence, seed, grammar):
     spec = P.make_brain_spec(ps)
     st0 = B.init(spec)
     idx = [ps.assembly(w) for w in sentence.split()]
-    pl = P.plan([ps.category(w) for w in sentence.split()], ps.project_rounds, grammar)
+    pl = _plan(sentence, ps)
     ref = P.parse(spec, ps, st0, idx, pl)
     ref_deps = P.read_out(spec, ps, ref, pl.fired)
     got, deps, dropped, max_size = P.parse_and_read(spec, ps, st0, idx, pl)
@@ -131,7 +131,7 @@ def test_russian_plan_is_free_word_order():
     ps = P.ParserSpec(grammar=P.RUSSIAN)
     orders = set()
     for s in ("kot vidit sobaku", "sobaku vidit kot", "vidit kot sobaku", "kot sobaku vidit"):
-        pl = P.plan([ps.category(w) for w in s.split()], ps.project_rounds, P.RUSSIAN)
+        pl = _plan(s, ps)
         orders.add(P._readout_order(pl.fired, P.RUSSIAN.readout))
     assert orders == {(("VERB", ("LEX", "NOM", "ACC")), ("NOM", ("LEX",)), ("ACC", ("LEX",)))}
     assert ps.assembly("kota") == ps.assembly("kot") == ps.assembly("kotu")
