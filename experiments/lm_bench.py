@@ -35,6 +35,7 @@ from jaxbrain.lm.model import (ALL_MODULATORS, event_capacities, generation_nll,
 from jaxbrain.lm.modules import MODULES, BrainSpec
 from jaxbrain.lm.sampling import Sampling
 from jaxbrain.lm.train import TrainConfig, make_optimizer, make_train_step
+from jaxbrain.profiling import kernel_table
 from jaxbrain.runs import write_json
 
 __all__ = ["Config", "run", "floors", "hlo_accounting"]
@@ -64,7 +65,7 @@ class Config:
                                    "column; 'kernel': one Pallas kernel per module substep, "
                                    "GPU)")
     hlo: bool = param(False, None, "account the optimised HLO of each generation row "
-                      "(per generated token; the gzipped HLO text is saved under hlo/)")
+                      "(per generated token) and save each row's gzipped HLO text under hlo/")
     agree_batch: int = param(16, at_least(0), "sequences of the probe batch scored through each "
                              "path's generation step, first scale only (0: off)")
     probe_batch: int = param(256, positive, "batch of the activity probe that sizes the lists")
@@ -74,6 +75,8 @@ class Config:
     matmul_tflops: float = param(645.0, positive, "bf16 matmul rate for the dense-matmul floor "
                                  "(measured on the H100: docs/lm.md)")
     budget_s: float = param(120.0, at_least(1.0), "stop measuring after this wall time")
+    profile: bool = param(False, None, "trace one more call of each row and record its kernel "
+                          "time by kernel name (jaxbrain.profiling.kernel_table)")
 
 
 def _time(fn, repeats):
@@ -197,8 +200,12 @@ def run(cfg: Config, out: Path) -> dict:
                     if mode == "train":
                         step = make_train_step(m, opt, remat=cfg.remat)
                         xs = jnp.asarray(rs.integers(0, cfg.vocab, (b, cfg.seq_len)), jnp.int32)
-                        c, t, _ = _time(lambda: step(params, ost, xs, xs).loss, cfg.repeats)
+                        call = lambda: step(params, ost, xs, xs).loss  # noqa: E731
+                        c, t, _ = _time(call, cfg.repeats)
                         n_tok = b * cfg.seq_len
+                        if cfg.hlo:
+                            _save_hlo(out, f"{scale}_{path}_train_b{b}",
+                                      step.lower(params, ost, xs, xs).compile().as_text())
                     else:
                         prompts = jnp.asarray(np.random.default_rng(b).integers(
                             0, cfg.vocab, (b, 1)), jnp.int32)      # the same for every path
@@ -210,14 +217,13 @@ def run(cfg: Config, out: Path) -> dict:
                         exe = _compiled(m, cfg.gen_len, Sampling(temperature=1.0)).lower(
                             *args).compile()
                         c0 = time.perf_counter() - t0
-                        c, t, toks = _time(lambda: exe(*args), cfg.repeats)
+                        call = lambda: exe(*args)  # noqa: E731
+                        c, t, toks = _time(call, cfg.repeats)
                         c += c0
                         n_tok = b * cfg.gen_len
                         if cfg.hlo:
                             txt = exe.as_text()
-                            (Path(out) / "hlo").mkdir(parents=True, exist_ok=True)
-                            (Path(out) / "hlo" / f"{scale}_{path}_b{b}.txt.gz").write_bytes(
-                                gzip.compress(txt.encode()))
+                            _save_hlo(out, f"{scale}_{path}_b{b}", txt)
                             row["hlo"] = hlo_accounting(txt, b, cfg.gen_len)
                         toks = np.asarray(toks)
                         gen_toks[(b, path)] = toks
@@ -226,6 +232,8 @@ def run(cfg: Config, out: Path) -> dict:
                             row["tokens_equal_dense"] = float(np.mean(toks == ref))
                             row["sequences_equal_dense"] = float(np.mean(np.all(toks == ref, 1)))
                     row.update(compile_s=c, step_s=t, tokens_per_s=n_tok / t)
+                    if cfg.profile:
+                        row["profile"] = kernel_table(call)
                     fl = info[f"floor_{'gen' if mode == 'generate' else 'train'}_{path}_tok_s"]
                     row["fraction_of_floor"] = row["tokens_per_s"] / fl
                 except Exception as e:  # noqa: BLE001 - record OOM etc. and go on
@@ -234,6 +242,11 @@ def run(cfg: Config, out: Path) -> dict:
                 print(row, flush=True)
                 _write(cfg, out, dev, infos, rows, t_start)   # partial results survive a kill
     return _write(cfg, out, dev, infos, rows, t_start, final=True)
+
+
+def _save_hlo(out, name, txt):
+    (Path(out) / "hlo").mkdir(parents=True, exist_ok=True)
+    (Path(out) / "hlo" / f"{name}.txt.gz").write_bytes(gzip.compress(txt.encode()))
 
 
 def _write(cfg, out, dev, infos, rows, t_start, final=False):

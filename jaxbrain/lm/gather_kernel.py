@@ -12,6 +12,9 @@ spikes (rows of ``block_b`` contiguous bytes). The terms are added in the same o
 interpreter on the CPU).
 
 * :func:`slot_input` returns the sum, the synaptic input ``(n, B)``;
+* :func:`gather_sum` is the same walk over one table of float values (``x`` of any float
+  dtype instead of 1-byte spikes): the training path's forward input and its spike gradient
+  (:func:`jaxbrain.lm.modules.synaptic_input`);
 * :func:`alif_substep` goes on in registers with the module's adaptive-LIF update
   (:func:`jaxbrain.lm.modules.alif_update`, the same operations in the same order) and writes
   only the new membrane and adaptation (in place) and 1-byte spikes: the input never goes to
@@ -32,7 +35,7 @@ import numpy as np
 from jax.experimental import pallas as pl
 from jax.experimental.pallas import triton as plt
 
-__all__ = ["slot_input", "alif_substep", "batch_tile"]
+__all__ = ["slot_input", "alif_substep", "gather_sum", "batch_tile"]
 
 # tiles (target neurons x batch columns) and warps per program: the fastest of the sweeps on
 # the H100 (docs/lm.md); 128 columns are 128 contiguous spike bytes per gathered row
@@ -173,3 +176,38 @@ def alif_substep(cols: tuple, wt, src, s: tuple, target: int, v, a, bias, g_in, 
                    jax.ShapeDtypeStruct((n, batch), jnp.int8)),
         compiler_params=plt.CompilerParams(num_warps=num_warps, num_stages=1),
     )(src, wt, bias, g_in, g_beta, v, a, s[target], *(s[m] for m in used))
+
+
+def _gather_sum_kernel(src_ref, wt_ref, x_ref, out_ref, *, k, tn, tb):
+    rows, batch = pl.ds(pl.program_id(0) * tn, tn), pl.ds(pl.program_id(1) * tb, tb)
+
+    def slot(j, acc):
+        return acc + wt_ref[j, rows][:, None] * x_ref[src_ref[j, rows], batch].astype(jnp.float32)
+
+    out_ref[...] = jax.lax.fori_loop(0, k, slot, jnp.zeros((tn, tb), jnp.float32))
+
+
+@functools.partial(jax.jit, static_argnames=("block_n", "block_b", "num_warps", "interpret"))
+def gather_sum(wt, src, x, *, block_n: int = BLOCK_N, block_b: int = BLOCK_B,
+               num_warps: int = NUM_WARPS, interpret: bool = False):
+    """``out[j, b] = sum_k wt[k, j] * x[src[k, j], b]`` (n, B) float32, slots summed in order.
+
+    Args:
+        wt: (K, n) float32 weights, slot-major.
+        src: (K, n) int32 rows of ``x``; indices outside ``[0, M)`` are clamped (as XLA's
+            gather does), so padded slots must carry a zero weight.
+        x: (M, B) values of any float dtype, converted to float32 after the gather.
+    """
+    k, n = wt.shape
+    if src.shape != (k, n):
+        raise ValueError(f"src shape {src.shape} must equal the weights' {(k, n)}")
+    if x.ndim != 2:
+        raise ValueError(f"x must be (M, B); got shape {x.shape}")
+    tn, tb, grid, spec = _grid(n, x.shape[1], block_n, block_b)
+    src = jnp.clip(src, 0, x.shape[0] - 1)
+    kernel = functools.partial(_gather_sum_kernel, k=k, tn=tn, tb=tb)
+    return pl.pallas_call(
+        kernel, grid=grid, out_specs=spec, interpret=interpret,
+        out_shape=jax.ShapeDtypeStruct((n, x.shape[1]), jnp.float32),
+        compiler_params=plt.CompilerParams(num_warps=num_warps, num_stages=1),
+    )(src, wt.astype(jnp.float32), x)

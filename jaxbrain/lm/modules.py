@@ -264,20 +264,43 @@ def init_state(spec: BrainSpec, batch: int) -> ModState:
     return ModState(z, z, z, z)
 
 
-def _gather_input(weights, idx, s, dtype):
-    s = s.astype(dtype)
-    parts = [jnp.einsum("jk,jkb->jb", w.astype(dtype), s[i], preferred_element_type=jnp.float32)
-             for w, i in zip(weights, idx)]
-    return jnp.concatenate(parts, axis=0)
+def _gather_sum_xla(w, idx, x):
+    wf = w.astype(jnp.float32)
+    out = wf[:, 0, None] * x[idx[:, 0]].astype(jnp.float32)
+    for k in range(1, w.shape[1]):
+        out = out + wf[:, k, None] * x[idx[:, k]].astype(jnp.float32)
+    return out
+
+
+def _gather_sum_gpu(w, idx, x):
+    from .gather_kernel import gather_sum
+    return gather_sum(w.T, idx.T, x)
+
+
+def _gather_sum(w: Float[Array, "n K"], idx, x: Float[Array, "M B"]) -> Float[Array, "n B"]:
+    """``out[j, b] = sum_k w[j, k] x[idx[j, k], b]`` in float32, the K slots summed in order.
+
+    On the GPU one Pallas kernel (:func:`jaxbrain.lm.gather_kernel.gather_sum`; not
+    differentiable: used inside custom VJPs only); elsewhere K row gathers summed in XLA. Both gather rows of B contiguous values. The einsum
+    ``"jk,jkb->jb"`` became a reduce over k after a transpose on the H100 and ran 4.8-10x
+    slower; XLA's chain of K gathers split into hundreds of kernels per substep inside the
+    training step (docs/lm.md, "Training throughput")."""
+    return jax.lax.platform_dependent(w, idx, x, cuda=_gather_sum_gpu, default=_gather_sum_xla)
+
+
+def _gather_input(weights, idx, s, dtype, kernel=False):
+    # kernel: the GPU kernel where the result is not differentiated (custom_vjp primals)
+    s, gsum = s.astype(dtype), _gather_sum if kernel else _gather_sum_xla
+    return jnp.concatenate([gsum(w.astype(dtype), i, s) for w, i in zip(weights, idx)], axis=0)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(5,))
 def _input_transposed_bwd(weights, idx, out_pos, out_row, s, dtype):
-    return _gather_input(weights, idx, s, dtype)
+    return _gather_input(weights, idx, s, dtype, kernel=True)
 
 
 def _itb_fwd(weights, idx, out_pos, out_row, s, dtype):
-    return _gather_input(weights, idx, s, dtype), (weights, idx, out_pos, out_row, s)
+    return _gather_input(weights, idx, s, dtype, kernel=True), (weights, idx, out_pos, out_row, s)
 
 
 def _dense_dw(weights, idx, s, g, dtype):
@@ -296,8 +319,7 @@ def _transposed_ds(weights, out_pos, out_row, s, g, dtype):
     # (source-major) table instead of XLA's scatter-add
     wflat = jnp.concatenate([w.reshape(-1).astype(dtype) for w in weights] +
                             [jnp.zeros((1,), dtype)])
-    return jnp.einsum("id,idb->ib", wflat[out_pos], g.astype(dtype)[out_row],
-                      preferred_element_type=jnp.float32).astype(s.dtype)
+    return _gather_sum(wflat[out_pos], out_row, g.astype(dtype)).astype(s.dtype)
 
 
 def _itb_bwd(dtype, res, g):
@@ -560,8 +582,7 @@ def _ie_bwd(dtype, res, g):
     wflat, idx, out_pos, out_row, s, plan, acts, over = res
     # ds is dense (the surrogate derivative is non-zero below threshold too); dw only has
     # terms where the source spiked, so it is scattered from the same active lists
-    ds = jnp.einsum("id,idb->ib", wflat.astype(dtype)[out_pos], g.astype(dtype)[out_row],
-                    preferred_element_type=jnp.float32).astype(s.dtype)
+    ds = _gather_sum(wflat.astype(dtype)[out_pos], out_row, g.astype(dtype)).astype(s.dtype)
     dw = jax.lax.cond(over,
                       lambda: flat_weights(_dense_dw(_unflatten(wflat, idx), idx, s, g, dtype)),
                       lambda: _event_dw(plan, g, dtype, acts, idx, s))

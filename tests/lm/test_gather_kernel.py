@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxbrain.lm.gather_kernel import batch_tile, slot_input
+from jaxbrain.lm.gather_kernel import batch_tile, gather_sum, slot_input
 
 
 @pytest.mark.parametrize("batch", [1, 24, 256])
@@ -70,3 +70,20 @@ def test_alif_substep_matches_input_then_update():
     for x, y in zip(got, want):
         assert x.dtype == y.dtype
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+def test_gather_sum_matches_xla_sum(dtype):
+    """The training path's kernel: the slots summed in order, indices past the end clamped."""
+    from jaxbrain.lm.modules import _gather_sum_xla
+    rng = np.random.default_rng(3)
+    n, k, m, batch = 64, 7, 96, 16
+    x = jnp.asarray(rng.normal(size=(m, batch)), dtype)
+    idx = rng.integers(0, m, (n, k))
+    idx[:, -1] = m                                    # padding: out of range, zero weight
+    w = rng.normal(size=(n, k)).astype(np.float32)
+    w[:, -1] = 0.0
+    idx, w = jnp.asarray(idx, jnp.int32), jnp.asarray(w, dtype)
+    got = gather_sum(w.T, idx.T, x, interpret=True)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(_gather_sum_xla(w, idx, x)),
+                               rtol=1e-6, atol=1e-6)
