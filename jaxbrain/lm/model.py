@@ -29,7 +29,7 @@ from . import neuromodulation as nm
 from .modules import (MODULES, TAU_M, BrainSpec, alif_update, Connectivity, EventPlan, ModState,
                       LANES, NeuronConsts, build_connectivity, flat_weights, fused_input,
                       init_state, local_sources, make_event_plan, neuron_consts, pack_spikes,
-                      projection_columns, substep, synaptic_input, unpack_spikes)
+                      projection_columns, rounded, substep, synaptic_input, unpack_spikes)
 from .gather_kernel import alif_substep, slot_input
 
 __all__ = ["SpikingLM", "make_model", "with_events", "with_fused", "measure_activity",
@@ -247,7 +247,7 @@ def gen_weights(model: SpikingLM, params: dict):
     transposed (K_t, n_t) float32, and the source tables behind an optimisation barrier (so
     that XLA slices them inside the fusion instead of folding one constant per slot)."""
     dtype = jnp.bfloat16 if model.compute_dtype == "bfloat16" else jnp.float32
-    wt = tuple(w.astype(dtype).astype(jnp.float32).T for w in params["w"])
+    wt = tuple(rounded(w, dtype).T for w in params["w"])
     return wt, jax.lax.optimization_barrier(model.fused)
 
 

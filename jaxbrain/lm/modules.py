@@ -61,7 +61,7 @@ __all__ = ["MODULES", "WIRING", "BrainSpec", "SCALES", "Connectivity", "build_co
            "NeuronConsts", "neuron_consts", "ModState", "init_state", "substep",
            "synaptic_input", "EventPlan", "make_event_plan", "projection_columns",
            "active_lists", "event_overflow", "flat_weights", "local_sources", "LANES", "pack_spikes",
-           "unpack_spikes", "fused_input", "alif_update"]
+           "unpack_spikes", "fused_input", "alif_update", "rounded"]
 
 MODULES = ("thalamus", "wernicke", "broca", "hippocampus", "pfc", "basal_ganglia")
 
@@ -265,10 +265,12 @@ def init_state(spec: BrainSpec, batch: int) -> ModState:
 
 
 def _gather_sum_xla(w, idx, x):
-    wf = w.astype(jnp.float32)
-    out = wf[:, 0, None] * x[idx[:, 0]].astype(jnp.float32)
+    # operands widened before the gathers: with bf16 operands in the fusion, XLA on the GPU
+    # rounded the sums to bf16
+    wf, xf = w.astype(jnp.float32), x.astype(jnp.float32)
+    out = wf[:, 0, None] * xf[idx[:, 0]]
     for k in range(1, w.shape[1]):
-        out = out + wf[:, k, None] * x[idx[:, k]].astype(jnp.float32)
+        out = out + wf[:, k, None] * xf[idx[:, k]]
     return out
 
 
@@ -510,10 +512,16 @@ def _dense_columns(weights, idx, s, plan: EventPlan, dtype, sources):
     return jnp.concatenate(parts, axis=0)
 
 
-def _rounded(x, dtype):
-    # the dense path multiplies in `dtype` (bf16 or f32) and accumulates in f32: the event
-    # path adds the same dtype-rounded weights in f32
-    return x.astype(dtype).astype(jnp.float32)
+def rounded(x, dtype) -> Array:
+    """``x`` rounded to ``dtype``'s precision, as float32. The dense path multiplies in
+    ``dtype`` (bf16 or f32) and accumulates in f32; the event and fused paths add the same
+    rounded weights in f32. ``reduce_precision``, not a cast there and back: XLA on the GPU
+    removes such cast pairs (excess precision) and the paths then disagreed."""
+    x = x.astype(jnp.float32)
+    if jnp.dtype(dtype) == jnp.float32:
+        return x
+    fi = jnp.finfo(dtype)
+    return jax.lax.reduce_precision(x, exponent_bits=fi.nexp, mantissa_bits=fi.nmant)
 
 
 def _event_input(wflat, idx, s, plan: EventPlan, dtype, acts):
@@ -525,7 +533,7 @@ def _event_input(wflat, idx, s, plan: EventPlan, dtype, acts):
         if act is None:
             continue
         tgt = plan.row[m][act] * b + bcol                         # (cap, B, D); pad >= N*B
-        flat = flat.at[tgt].add(_rounded(wflat[plan.pos[m][act]], dtype), mode="drop")
+        flat = flat.at[tgt].add(rounded(wflat[plan.pos[m][act]], dtype), mode="drop")
     cur = flat.reshape(plan.n, b)
     if plan.dense_sources:
         cur = cur + _dense_columns(_unflatten(wflat, idx), idx, s, plan, dtype,
@@ -544,7 +552,7 @@ def _event_dw(plan: EventPlan, g, dtype, acts, idx, s):
     """Weight gradient (flat) over the active sources only: ``dw[pos] += g[row, b]`` for
     every active (source, b) and out-synapse; dense columns for the dense sources."""
     b = g.shape[1]
-    gflat = _rounded(g, dtype).reshape(-1)
+    gflat = rounded(g, dtype).reshape(-1)
     dflat = jnp.zeros((plan.n_syn + 1,), jnp.float32)
     bcol = jnp.arange(b, dtype=jnp.int32)[None, :, None]
     for m, act in enumerate(acts):
