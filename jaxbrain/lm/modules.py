@@ -265,12 +265,10 @@ def init_state(spec: BrainSpec, batch: int) -> ModState:
 
 
 def _gather_sum_xla(w, idx, x):
-    # operands widened before the gathers: with bf16 operands in the fusion, XLA on the GPU
-    # rounded the sums to bf16
-    wf, xf = w.astype(jnp.float32), x.astype(jnp.float32)
-    out = wf[:, 0, None] * xf[idx[:, 0]]
+    wf = w.astype(jnp.float32)
+    out = wf[:, 0, None] * x[idx[:, 0]].astype(jnp.float32)
     for k in range(1, w.shape[1]):
-        out = out + wf[:, k, None] * xf[idx[:, k]]
+        out = out + wf[:, k, None] * x[idx[:, k]].astype(jnp.float32)
     return out
 
 
@@ -283,10 +281,11 @@ def _gather_sum(w: Float[Array, "n K"], idx, x: Float[Array, "M B"]) -> Float[Ar
     """``out[j, b] = sum_k w[j, k] x[idx[j, k], b]`` in float32, the K slots summed in order.
 
     On the GPU one Pallas kernel (:func:`jaxbrain.lm.gather_kernel.gather_sum`; not
-    differentiable: used inside custom VJPs only); elsewhere K row gathers summed in XLA. Both gather rows of B contiguous values. The einsum
-    ``"jk,jkb->jb"`` became a reduce over k after a transpose on the H100 and ran 4.8-10x
-    slower; XLA's chain of K gathers split into hundreds of kernels per substep inside the
-    training step (docs/lm.md, "Training throughput")."""
+    differentiable: used inside custom VJPs only); elsewhere K row gathers summed in XLA.
+    Both gather rows of B contiguous values. The einsum ``"jk,jkb->jb"`` became a reduce
+    over k after a transpose on the H100 and ran 4.8-10x slower; XLA's chain of K gathers
+    split into hundreds of kernels per substep inside the training step (docs/lm.md,
+    "Training throughput")."""
     return jax.lax.platform_dependent(w, idx, x, cuda=_gather_sum_gpu, default=_gather_sum_xla)
 
 
