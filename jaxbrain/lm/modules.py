@@ -264,6 +264,19 @@ def init_state(spec: BrainSpec, batch: int) -> ModState:
     return ModState(z, z, z, z)
 
 
+def rounded(x, dtype) -> Array:
+    """``x`` rounded to ``dtype``'s precision, as float32. The dense path multiplies in
+    ``dtype`` (bf16 or f32) and accumulates in f32; the event and fused paths add the same
+    rounded weights in f32, and the weights go to the GPU kernel rounded this way too.
+    ``reduce_precision``, not a cast there and back: XLA on the GPU removes such cast pairs
+    (excess precision) and the paths then disagreed."""
+    x = x.astype(jnp.float32)
+    if jnp.dtype(dtype) == jnp.float32:
+        return x
+    fi = jnp.finfo(dtype)
+    return jax.lax.reduce_precision(x, exponent_bits=fi.nexp, mantissa_bits=fi.nmant)
+
+
 def _gather_sum_xla(w, idx, x):
     wf = w.astype(jnp.float32)
     out = wf[:, 0, None] * x[idx[:, 0]].astype(jnp.float32)
@@ -292,7 +305,7 @@ def _gather_sum(w: Float[Array, "n K"], idx, x: Float[Array, "M B"]) -> Float[Ar
 def _gather_input(weights, idx, s, dtype, kernel=False):
     # kernel: the GPU kernel where the result is not differentiated (custom_vjp primals)
     s, gsum = s.astype(dtype), _gather_sum if kernel else _gather_sum_xla
-    return jnp.concatenate([gsum(w.astype(dtype), i, s) for w, i in zip(weights, idx)], axis=0)
+    return jnp.concatenate([gsum(rounded(w, dtype), i, s) for w, i in zip(weights, idx)], axis=0)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(5,))
@@ -318,8 +331,8 @@ def _dense_dw(weights, idx, s, g, dtype):
 def _transposed_ds(weights, out_pos, out_row, s, g, dtype):
     # d s[i, b] = sum over i's out-synapses of w * g[target]: a gather over the transposed
     # (source-major) table instead of XLA's scatter-add
-    wflat = jnp.concatenate([w.reshape(-1).astype(dtype) for w in weights] +
-                            [jnp.zeros((1,), dtype)])
+    wflat = jnp.concatenate([rounded(w, dtype).reshape(-1) for w in weights] +
+                            [jnp.zeros((1,), jnp.float32)])
     return _gather_sum(wflat[out_pos], out_row, g.astype(dtype)).astype(s.dtype)
 
 
@@ -511,18 +524,6 @@ def _dense_columns(weights, idx, s, plan: EventPlan, dtype, sources):
     return jnp.concatenate(parts, axis=0)
 
 
-def rounded(x, dtype) -> Array:
-    """``x`` rounded to ``dtype``'s precision, as float32. The dense path multiplies in
-    ``dtype`` (bf16 or f32) and accumulates in f32; the event and fused paths add the same
-    rounded weights in f32. ``reduce_precision``, not a cast there and back: XLA on the GPU
-    removes such cast pairs (excess precision) and the paths then disagreed."""
-    x = x.astype(jnp.float32)
-    if jnp.dtype(dtype) == jnp.float32:
-        return x
-    fi = jnp.finfo(dtype)
-    return jax.lax.reduce_precision(x, exponent_bits=fi.nexp, mantissa_bits=fi.nmant)
-
-
 def _event_input(wflat, idx, s, plan: EventPlan, dtype, acts):
     """Scatter-add of the active sources' out-synapses (+ the dense-source columns)."""
     b = s.shape[1]
@@ -589,7 +590,7 @@ def _ie_bwd(dtype, res, g):
     wflat, idx, out_pos, out_row, s, plan, acts, over = res
     # ds is dense (the surrogate derivative is non-zero below threshold too); dw only has
     # terms where the source spiked, so it is scattered from the same active lists
-    ds = _gather_sum(wflat.astype(dtype)[out_pos], out_row, g.astype(dtype)).astype(s.dtype)
+    ds = _gather_sum(rounded(wflat, dtype)[out_pos], out_row, g.astype(dtype)).astype(s.dtype)
     dw = jax.lax.cond(over,
                       lambda: flat_weights(_dense_dw(_unflatten(wflat, idx), idx, s, g, dtype)),
                       lambda: _event_dw(plan, g, dtype, acts, idx, s))
