@@ -562,9 +562,9 @@ def parse(spec: B.BrainSpec, ps: ParserSpec, state: B.BrainState, words, the_pla
     return _run_ops(spec, ps, state, words, the_plan.ops, _fixed_areas(spec, state))
 
 
-def _readout_order(fired: dict, rules=READOUT_RULES):
+def _readout_order(fired: dict, rules: tuple = ENGLISH.readout):
     """Static readout schedule: [(area, targets)], depth first from VERB (``rules``: a
-    dict, or a grammar's ``readout`` tuple)."""
+    grammar's ``readout``)."""
     rules = dict(rules)
     order = []
 

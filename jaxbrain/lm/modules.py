@@ -328,18 +328,16 @@ def _dense_dw(weights, idx, s, g, dtype):
     return tuple(dw)
 
 
-def _transposed_ds(weights, out_pos, out_row, s, g, dtype):
+def _transposed_ds(wflat, out_pos, out_row, s, g, dtype):
     # d s[i, b] = sum over i's out-synapses of w * g[target]: a gather over the transposed
-    # (source-major) table instead of XLA's scatter-add
-    wflat = jnp.concatenate([rounded(w, dtype).reshape(-1) for w in weights] +
-                            [jnp.zeros((1,), jnp.float32)])
-    return _gather_sum(wflat[out_pos], out_row, g.astype(dtype)).astype(s.dtype)
+    # (source-major) table of the flat weights (flat_weights) instead of XLA's scatter-add
+    return _gather_sum(rounded(wflat, dtype)[out_pos], out_row, g.astype(dtype)).astype(s.dtype)
 
 
 def _itb_bwd(dtype, res, g):
     weights, idx, out_pos, out_row, s = res
     return (_dense_dw(weights, idx, s, g, dtype), None, None, None,
-            _transposed_ds(weights, out_pos, out_row, s, g, dtype))
+            _transposed_ds(flat_weights(weights), out_pos, out_row, s, g, dtype))
 
 
 _input_transposed_bwd.defvjp(_itb_fwd, _itb_bwd)
@@ -590,7 +588,7 @@ def _ie_bwd(dtype, res, g):
     wflat, idx, out_pos, out_row, s, plan, acts, over = res
     # ds is dense (the surrogate derivative is non-zero below threshold too); dw only has
     # terms where the source spiked, so it is scattered from the same active lists
-    ds = _gather_sum(rounded(wflat, dtype)[out_pos], out_row, g.astype(dtype)).astype(s.dtype)
+    ds = _transposed_ds(wflat, out_pos, out_row, s, g, dtype)
     dw = jax.lax.cond(over,
                       lambda: flat_weights(_dense_dw(_unflatten(wflat, idx), idx, s, g, dtype)),
                       lambda: _event_dw(plan, g, dtype, acts, idx, s))
