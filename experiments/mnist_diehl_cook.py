@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxbrain.config import at_least, param, positive
+from jaxbrain.config import at_least, one_of, param, positive
 from jaxbrain.plasticity.stp import STPParams
 from jaxbrain.quantization import memory_bytes
 
@@ -50,6 +50,9 @@ class Config:
     checkpoint_every: int = param(2000, at_least(1), "images between checkpoints")
     infer_batch: int = param(500, at_least(1), "images per batched inference call")
     unroll: int = param(1, at_least(1), "lax.scan unroll of the neuron dynamics")
+    dynamics: str = param("auto", one_of("auto", "scan", "kernel"),
+                          "neuron dynamics: a lax.scan, or one GPU kernel per presentation "
+                          "(auto: the kernel on a GPU)")
     max_train_s: float = param(1e9, positive, "stop training after this many seconds")
     data_seed: int = param(0, None, "seed of the training-image shuffle")
     evaluate: bool = param(True, None, "label, test and plot after training (false: train only)")
@@ -115,8 +118,10 @@ def run(cfg: Config, out: Path) -> dict:
 
     x_train, y_train = load_mnist("train")
     x_test, y_test = load_mnist("test", n=cfg.n_test)
+    dynamics = cfg.dynamics if cfg.dynamics != "auto" else (
+        "kernel" if jax.default_backend() == "gpu" else "scan")
     p = dc.DCParams(n_e=cfg.n_e, dt=cfg.dt, n_steps=int(round(cfg.t_present / cfg.dt)),
-                    unroll=cfg.unroll)
+                    unroll=cfg.unroll, dynamics=dynamics)
     tp0 = cfg.theta_plus[0]
     nets = ([(s, 32, tp0) for s in cfg.seeds] + [(cfg.seeds[0], b, tp0) for b in cfg.qat_bits]
             + [(cfg.seeds[0], 32, tp) for tp in cfg.theta_plus[1:]])
@@ -195,7 +200,7 @@ def run(cfg: Config, out: Path) -> dict:
     }
     timing = {
         "train_s": train_s, "first_chunk_s_with_compile": t_compile,
-        "train_images_per_s_measured": img_per_s, "networks_in_parallel": M,
+        "train_images_per_s_measured": img_per_s, "networks_in_parallel": M, "dynamics": dynamics,
         "epoch_60k_s_extrapolated": 60000.0 / img_per_s if img_per_s == img_per_s else None,
     }
     if not cfg.evaluate:

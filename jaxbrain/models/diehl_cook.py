@@ -52,6 +52,7 @@ learned weight).
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -92,6 +93,10 @@ class DCParams:
 
     Attributes:
         n_input, n_e: input and excitatory (= inhibitory) population sizes (static).
+        unroll: ``lax.scan`` unroll of the scan dynamics (static).
+        dynamics: ``"scan"`` (a ``lax.scan`` over the steps), ``"kernel"`` (one GPU kernel
+            per presentation, :func:`_kernel_dynamics`) or ``"interpret"`` (that kernel in
+            the Pallas interpreter; tests) (static).
         dt: time step, ms.
         n_steps: steps per presentation (static; 700 = 350 ms at dt 0.5).
         exc, inh: LIF parameters; ``exc.v_th`` is the base threshold (``theta - theta_offset``
@@ -117,6 +122,7 @@ class DCParams:
     n_steps: int = struct.field(pytree_node=False, default=700)
     max_tries: int = struct.field(pytree_node=False, default=5)
     unroll: int = struct.field(pytree_node=False, default=1)
+    dynamics: str = struct.field(pytree_node=False, default="scan")
     dt: float = 0.5
     exc: LIFParams = struct.field(default_factory=_exc)
     inh: LIFParams = struct.field(default_factory=_inh)
@@ -196,6 +202,78 @@ def _theta_decay(theta, t_ms, tau):
     return theta + theta * jnp.expm1(-t_ms / tau)
 
 
+def _step(params: DCParams, theta, learn: bool, carry, d, dec):
+    """One time step of E and I: ``d`` the input drive (n_e,), ``dec`` the decay
+    ``expm1(-t dt / tau_theta)`` of theta since the presentation began. Shared by the
+    scan (:func:`_scan_dynamics`) and the GPU kernel (:func:`_kernel_dynamics`)."""
+    e, i, s_i, inc = carry
+    exc, inh = params.exc, params.inh
+    z = jnp.zeros_like(d)
+    th = theta + theta * dec + inc - params.theta_offset
+    # the previous step's inhibitory spikes act on E in this step, as E's act on I
+    # (Brian's order: every group integrates, then every spike increments its targets)
+    e = e._replace(g_in=e.g_in + params.w_ie * (jnp.sum(s_i) - s_i))
+    e, s_e = lif_conductance.step(exc.replace(v_th=exc.v_th + th), e, d, z, 0.0, params.dt)
+    i, s_i = lif_conductance.step(inh, i, params.w_ei * s_e, z, 0.0, params.dt)
+    if learn:
+        inc = inc + params.theta_plus * s_e
+    return (e, i, s_i, inc), s_e
+
+
+def _carry0(params: DCParams, n: int):
+    z = jnp.zeros((n,), jnp.float32)
+    return lif_conductance.init(params.exc, n), lif_conductance.init(params.inh, n), z, z
+
+
+def _scan_dynamics(params: DCParams, drive, theta, dk, learn: bool):
+    def body(carry, x):
+        return _step(params, theta, learn, carry, *x)
+    _, s_e = jax.lax.scan(body, _carry0(params, params.n_e), (drive, dk), unroll=params.unroll)
+    return s_e
+
+
+def _dynamics_kernel(p_ref, dk_ref, theta_ref, drive_ref, s_ref, *, treedef, n_leaves, learn):
+    """Program of one network: the whole presentation, state in registers, step by step."""
+    leaves = [p_ref[k] for k in range(n_leaves)]
+    params = jax.tree.unflatten(treedef, leaves)
+    theta = theta_ref[...]
+
+    def body(t, carry):
+        carry, s_e = _step(params, theta, learn, carry, drive_ref[t, :], dk_ref[t])
+        s_ref[t, :] = s_e
+        return carry
+
+    jax.lax.fori_loop(0, drive_ref.shape[0], body, _carry0(params, theta.shape[0]))
+
+
+def _kernel_dynamics(params: DCParams, drive, theta, dk, learn: bool):
+    """:func:`_scan_dynamics` as one Pallas (Triton) program per network: the 700 steps of a
+    presentation in one launch, with the E and I state in registers, instead of a few
+    kernel launches per step (the scan is launch-bound on a GPU). The neuron arrays are
+    padded to a power of two (Triton blocks); padded neurons get no drive and never fire.
+    ``dynamics = "interpret"`` runs it in the Pallas interpreter (CPU tests): the same
+    operations as the scan, so the same spikes to the bit."""
+    from jax.experimental import pallas as pl
+    from jax.experimental.pallas import triton as plt
+
+    n = params.n_e
+    n_pad = max(32, 1 << (n - 1).bit_length())
+    leaves, treedef = jax.tree.flatten(params)
+    pvec = jnp.stack([jnp.asarray(x, jnp.float32) for x in leaves])
+    pvec = jnp.pad(pvec, (0, (1 << (len(leaves) - 1).bit_length()) - len(leaves)))
+    drive = jnp.pad(drive, ((0, 0), (0, n_pad - n)))
+    theta = jnp.pad(theta, (0, n_pad - n), constant_values=params.theta_offset)
+    interpret = params.dynamics == "interpret"
+    kernel = functools.partial(_dynamics_kernel, treedef=treedef, n_leaves=len(leaves),
+                               learn=learn)
+    s_e = pl.pallas_call(
+        kernel, out_shape=jax.ShapeDtypeStruct(drive.shape, jnp.float32), interpret=interpret,
+        compiler_params=None if interpret else plt.CompilerParams(
+            num_warps=min(32, max(4, n_pad // 256)), num_stages=1),
+    )(pvec, dk, theta, drive)
+    return s_e[:, :n]
+
+
 def _dynamics(params: DCParams, drive, theta, learn: bool):
     """Run E and I populations over one presentation; returns (E spikes (T, n_e), theta).
 
@@ -207,29 +285,11 @@ def _dynamics(params: DCParams, drive, theta, learn: bool):
     half an ulp of theta, so each step rounds to one ulp or to nothing). The in-presentation
     decay of this presentation's own increments (< 0.05 mV * 3.5e-5) is left out of the
     threshold only."""
-    n = params.n_e
-    exc, inh = params.exc, params.inh
-    z = jnp.zeros((n,), jnp.float32)
-    e0 = lif_conductance.init(exc, n)
-    i0 = lif_conductance.init(inh, n)
     t = jnp.arange(params.n_steps, dtype=jnp.float32)
     # expm1(-t dt / tau): the decay of theta0 up to step t (exact on its own scale)
     dk = jnp.expm1(-t * params.dt / params.tau_theta) if learn else jnp.zeros_like(t)
-
-    def body(carry, x):
-        e, i, s_i, inc = carry
-        d, dec = x
-        th = theta + theta * dec + inc - params.theta_offset
-        # the previous step's inhibitory spikes act on E in this step, as E's act on I
-        # (Brian's order: every group integrates, then every spike increments its targets)
-        e = e._replace(g_in=e.g_in + params.w_ie * (jnp.sum(s_i) - s_i))
-        e, s_e = lif_conductance.step(exc.replace(v_th=exc.v_th + th), e, d, z, 0.0, params.dt)
-        i, s_i = lif_conductance.step(inh, i, params.w_ei * s_e, z, 0.0, params.dt)
-        if learn:
-            inc = inc + params.theta_plus * s_e
-        return (e, i, s_i, inc), s_e
-
-    (_, _, _, _), s_e = jax.lax.scan(body, (e0, i0, z, z), (drive, dk), unroll=params.unroll)
+    run = _scan_dynamics if params.dynamics == "scan" else _kernel_dynamics
+    s_e = run(params, drive, theta, dk, learn)
     if learn:
         T = params.n_steps
         late = jnp.expm1(-(T - 1 - t) * params.dt / params.tau_theta)   # (T,) decay after step t
