@@ -59,6 +59,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
+from jax.experimental import pallas as pl
 from jaxtyping import Array, Float, Int
 
 from .. import rng
@@ -202,17 +203,20 @@ def _theta_decay(theta, t_ms, tau):
     return theta + theta * jnp.expm1(-t_ms / tau)
 
 
-def _step(params: DCParams, theta, learn: bool, carry, d, dec):
+def _step(params: DCParams, theta, learn: bool, carry, d, dec, i_total=None):
     """One time step of E and I: ``d`` the input drive (n_e,), ``dec`` the decay
-    ``expm1(-t dt / tau_theta)`` of theta since the presentation began. Shared by the
-    scan (:func:`_scan_dynamics`) and the GPU kernel (:func:`_kernel_dynamics`)."""
+    ``expm1(-t dt / tau_theta)`` of theta since the presentation began, ``i_total`` the
+    number of inhibitory spikes of the previous step (default: the sum of ``carry``'s;
+    a kernel whose programs each hold a slice of the neurons passes the total of all).
+    Shared by the scan (:func:`_scan_dynamics`) and the GPU kernel (:func:`_kernel_dynamics`)."""
     e, i, s_i, inc = carry
     exc, inh = params.exc, params.inh
     z = jnp.zeros_like(d)
     th = theta + theta * dec + inc - params.theta_offset
     # the previous step's inhibitory spikes act on E in this step, as E's act on I
     # (Brian's order: every group integrates, then every spike increments its targets)
-    e = e._replace(g_in=e.g_in + params.w_ie * (jnp.sum(s_i) - s_i))
+    i_total = jnp.sum(s_i) if i_total is None else i_total
+    e = e._replace(g_in=e.g_in + params.w_ie * (i_total - s_i))
     e, s_e = lif_conductance.step(exc.replace(v_th=exc.v_th + th), e, d, z, 0.0, params.dt)
     i, s_i = lif_conductance.step(inh, i, params.w_ei * s_e, z, 0.0, params.dt)
     if learn:
@@ -232,46 +236,80 @@ def _scan_dynamics(params: DCParams, drive, theta, dk, learn: bool):
     return s_e
 
 
-def _dynamics_kernel(p_ref, dk_ref, theta_ref, drive_ref, s_ref, *, treedef, n_leaves, learn):
-    """Program of one network: the whole presentation, state in registers, step by step."""
-    leaves = [p_ref[k] for k in range(n_leaves)]
-    params = jax.tree.unflatten(treedef, leaves)
-    theta = theta_ref[...]
+KERNEL_BLOCK = 256   # neurons per program of the training kernel (H100: 25 programs at 6,400)
+MAX_PROGRAMS = 128   # programs of all networks together that must be resident at once
 
-    def body(t, carry):
-        carry, s_e = _step(params, theta, learn, carry, drive_ref[t, :], dk_ref[t])
-        s_ref[t, :] = s_e
-        return carry
 
-    jax.lax.fori_loop(0, drive_ref.shape[0], body, _carry0(params, theta.shape[0]))
+def _dynamics_kernel(p_ref, dk_ref, theta_ref, drive_ref, count_ref, s_ref, count_out, *,
+                     treedef, n_leaves, learn, block, programs):
+    """Program ``pid`` advances neurons ``[pid * block, (pid + 1) * block)`` over the whole
+    presentation, their state in registers. After each step it adds its inhibitory spike
+    count (times 256) plus one to ``count[t]`` and waits until all ``programs`` have arrived:
+    the total is the next step's inhibitory input."""
+    from jax.experimental.pallas import triton as plt
+    del count_out  # the same buffer as count_ref
+    params = jax.tree.unflatten(treedef, [p_ref[k] for k in range(n_leaves)])
+    cols = pl.ds(pl.program_id(0) * block, block)
+    theta = theta_ref[cols]
+
+    def body(t, c):
+        carry, i_total = c
+        carry, s_e = _step(params, theta, learn, carry, drive_ref[t, cols], dk_ref[t], i_total)
+        s_ref[t, cols] = s_e
+        mine = jnp.sum(carry[2]).astype(jnp.int32)
+        if programs == 1:
+            return carry, mine.astype(jnp.float32)
+        arrived = plt.atomic_add(count_ref, t, mine * 256 + 1) + mine * 256 + 1
+        arrived = jax.lax.while_loop(lambda v: (v & 255) < programs,
+                                     lambda v: plt.atomic_add(count_ref, t, 0), arrived)
+        return carry, (arrived >> 8).astype(jnp.float32)
+
+    jax.lax.fori_loop(0, drive_ref.shape[0], body, (_carry0(params, block), jnp.float32(0.0)))
 
 
 def _kernel_dynamics(params: DCParams, drive, theta, dk, learn: bool):
-    """:func:`_scan_dynamics` as one Pallas (Triton) program per network: the 700 steps of a
-    presentation in one launch, with the E and I state in registers, instead of a few
-    kernel launches per step (the scan is launch-bound on a GPU). The neuron arrays are
-    padded to a power of two (Triton blocks); padded neurons get no drive and never fire.
-    ``dynamics = "interpret"`` runs it in the Pallas interpreter (CPU tests): the same
-    operations as the scan, so the same spikes to the bit."""
-    from jax.experimental import pallas as pl
+    """:func:`_scan_dynamics` as one Pallas (Triton) kernel per network and presentation: the
+    700 steps in one launch, the E and I state in registers, instead of a few kernel
+    launches per step (the scan is launch-bound on a GPU). Learning, the neurons are split
+    over programs of ``KERNEL_BLOCK`` that meet at a barrier (an atomic counter) after each
+    step to sum the inhibitory spikes, so all programs of all networks trained together must
+    be resident at once (``train_networks`` checks ``MAX_PROGRAMS``); frozen (``respond``,
+    many images side by side) one program holds all neurons. Arrays are padded to whole
+    programs (powers of two); padded neurons get no drive and never fire. ``dynamics =
+    "interpret"`` runs one program in the Pallas interpreter (CPU tests): the operations of
+    the scan, so the same spikes to the bit. On a GPU the kernel's ``exp`` and division may
+    round differently from XLA's."""
     from jax.experimental.pallas import triton as plt
 
     n = params.n_e
-    n_pad = max(32, 1 << (n - 1).bit_length())
+    interpret = params.dynamics == "interpret"
+    block, programs = _kernel_layout(n, learn and not interpret)
+    n_pad = block * programs
     leaves, treedef = jax.tree.flatten(params)
     pvec = jnp.stack([jnp.asarray(x, jnp.float32) for x in leaves])
     pvec = jnp.pad(pvec, (0, (1 << (len(leaves) - 1).bit_length()) - len(leaves)))
     drive = jnp.pad(drive, ((0, 0), (0, n_pad - n)))
     theta = jnp.pad(theta, (0, n_pad - n), constant_values=params.theta_offset)
-    interpret = params.dynamics == "interpret"
-    kernel = functools.partial(_dynamics_kernel, treedef=treedef, n_leaves=len(leaves),
-                               learn=learn)
-    s_e = pl.pallas_call(
-        kernel, out_shape=jax.ShapeDtypeStruct(drive.shape, jnp.float32), interpret=interpret,
+    # the barrier's counters (one per step), made from a per-network value so that under
+    # vmap every network gets its own
+    count = jnp.zeros(drive.shape[:1], jnp.int32) + (theta[0] * 0).astype(jnp.int32)
+    kernel = functools.partial(_dynamics_kernel, treedef=treedef, n_leaves=len(leaves), learn=learn,
+                               block=block, programs=programs)
+    s_e, _ = pl.pallas_call(
+        kernel, grid=(programs,), interpret=interpret,
+        out_shape=(jax.ShapeDtypeStruct(drive.shape, jnp.float32), jax.ShapeDtypeStruct(count.shape, jnp.int32)),
+        input_output_aliases={4: 1},
         compiler_params=None if interpret else plt.CompilerParams(
-            num_warps=min(32, max(4, n_pad // 256)), num_stages=1),
-    )(pvec, dk, theta, drive)
+            num_warps=min(32, max(4, block // 256)), num_stages=1),
+    )(pvec, dk, theta, drive, count)
     return s_e[:, :n]
+
+
+def _kernel_layout(n: int, split: bool) -> tuple[int, int]:
+    """(neurons per program, programs) of the kernel dynamics for ``n`` neurons."""
+    if split and n > KERNEL_BLOCK:
+        return KERNEL_BLOCK, -(-n // KERNEL_BLOCK)
+    return max(32, 1 << (n - 1).bit_length()), 1
 
 
 def _dynamics(params: DCParams, drive, theta, learn: bool):
@@ -384,6 +422,12 @@ def train_networks(params: DCParams, quant_bits: Float[Array, "M"], seeds, state
     repeated runs in one process share the compilation."""
     if theta_plus is None:
         theta_plus = jnp.full(quant_bits.shape, params.theta_plus, jnp.float32)
+    if params.dynamics == "kernel":
+        programs = quant_bits.shape[0] * _kernel_layout(params.n_e, True)[1]
+        if programs > MAX_PROGRAMS:
+            raise ValueError(f"train_networks: {quant_bits.shape[0]} networks of n_e = {params.n_e} need "
+                             f"{programs} kernel programs resident at once; allowed: at most {MAX_PROGRAMS} "
+                             f"(train fewer networks together, or use dynamics='scan')")
 
     def one(qb, tp, st, sd):
         return train_chunk(params.replace(quant_bits=qb, theta_plus=tp), st, images, image_ids, sd)

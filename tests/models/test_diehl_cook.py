@@ -156,6 +156,29 @@ def test_dynamics_kernel_on_gpu_matches_scan():
     np.testing.assert_allclose(counts["kernel"], counts["scan"], rtol=0.1)
 
 
+@pytest.mark.gpu
+def test_split_dynamics_kernel_on_gpu_learns_like_scan():
+    """Learning, the kernel splits 1,000 neurons over 4 programs that sum the inhibitory
+    spikes at a barrier each step: two networks side by side learn 30 images with spike
+    counts, thresholds and weights close to the scan's (a missing or wrong barrier total
+    would lift the inhibition and multiply the spikes)."""
+    images = jnp.asarray(load_mnist("train", n=30)[0])
+    ids = jnp.arange(30, dtype=jnp.uint32)
+    seeds = jnp.asarray([0, 1], jnp.uint32)
+    out = {}
+    for dyn in ("scan", "kernel"):
+        p = dc.DCParams(n_e=1000, dynamics=dyn)
+        assert dc._kernel_layout(1000, True)[1] == 4
+        st = jax.vmap(lambda s: dc.init(p, s))(seeds)
+        out[dyn] = dc.train_networks(p, jnp.full((2,), 32.0), seeds, st, images, ids)
+    (ws, cs, _), (wk, ck, _) = out["scan"], out["kernel"]
+    total_s, total_k = np.asarray(cs).sum(), np.asarray(ck).sum()
+    assert total_s > 30 * 2 * 5
+    assert abs(total_k - total_s) < 0.1 * total_s
+    np.testing.assert_allclose(np.asarray(wk.theta).mean(), np.asarray(ws.theta).mean(), rtol=1e-3)
+    assert np.abs(np.asarray(wk.w) - np.asarray(ws.w)).mean() < 0.1 * np.abs(np.asarray(ws.w)).mean()
+
+
 def test_config_errors():
     from jaxbrain.config import ConfigError
     from jaxbrain.runs import prepare
