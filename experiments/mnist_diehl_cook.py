@@ -159,7 +159,7 @@ def run(cfg: Config, out: Path) -> dict:
     t_compile = None
     timed_images, timed_s = 0, 0.0
     attempts_sum, stopped_early = 0.0, False
-    last_ckpt = done
+    last_ckpt = start = done
     while done < total:
         k = min(cfg.chunk, total - done)
         idx = order[done:done + k]
@@ -196,7 +196,8 @@ def run(cfg: Config, out: Path) -> dict:
         "label_images": cfg.n_label, "label_source": "training set (first n_label images)",
         "test_images": cfg.n_test, "t_present_ms": cfg.t_present, "dt_ms": cfg.dt,
         "rest": "state reset between images (theta kept)", "input_rate": "pixel/4 Hz at intensity 2",
-        "mean_presentations_per_image": attempts_sum / max(n_trained, 1),
+        "train_images_this_call": n_trained - start,
+        "mean_presentations_per_image_this_call": attempts_sum / max(n_trained - start, 1),
     }
     timing = {
         "train_s": train_s, "first_chunk_s_with_compile": t_compile,
