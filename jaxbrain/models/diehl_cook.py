@@ -283,6 +283,9 @@ def _kernel_dynamics(params: DCParams, drive, theta, dk, learn: bool):
 
     n = params.n_e
     interpret = params.dynamics == "interpret"
+    if not interpret and jax.default_backend() != "gpu":
+        raise ValueError(f"DCParams.dynamics = 'kernel' needs a GPU, not {jax.default_backend()!r}; "
+                         f"allowed here: 'scan', or 'interpret' (slow, for tests)")
     block, programs = _kernel_layout(n, learn and not interpret)
     n_pad = block * programs
     leaves, treedef = jax.tree.flatten(params)
@@ -308,7 +311,11 @@ def _kernel_dynamics(params: DCParams, drive, theta, dk, learn: bool):
 def _kernel_layout(n: int, split: bool) -> tuple[int, int]:
     """(neurons per program, programs) of the kernel dynamics for ``n`` neurons."""
     if split and n > KERNEL_BLOCK:
-        return KERNEL_BLOCK, -(-n // KERNEL_BLOCK)
+        programs = -(-n // KERNEL_BLOCK)
+        if programs > MAX_PROGRAMS:  # the barrier counts arrivals in 8 bits, and all must be resident
+            raise ValueError(f"DCParams.n_e = {n} needs {programs} kernel programs of {KERNEL_BLOCK}; "
+                             f"allowed: n_e <= {MAX_PROGRAMS * KERNEL_BLOCK} with dynamics='kernel'")
+        return KERNEL_BLOCK, programs
     return max(32, 1 << (n - 1).bit_length()), 1
 
 
@@ -326,6 +333,9 @@ def _dynamics(params: DCParams, drive, theta, learn: bool):
     t = jnp.arange(params.n_steps, dtype=jnp.float32)
     # expm1(-t dt / tau): the decay of theta0 up to step t (exact on its own scale)
     dk = jnp.expm1(-t * params.dt / params.tau_theta) if learn else jnp.zeros_like(t)
+    if params.dynamics not in ("scan", "kernel", "interpret"):
+        raise ValueError(f"DCParams.dynamics = {params.dynamics!r} is not allowed; "
+                         f"allowed: 'scan', 'kernel', 'interpret'")
     run = _scan_dynamics if params.dynamics == "scan" else _kernel_dynamics
     s_e = run(params, drive, theta, dk, learn)
     if learn:

@@ -141,6 +141,19 @@ def test_dynamics_kernel_in_interpreter_equals_scan():
                  out["scan"], out["interpret"])
 
 
+def test_dynamics_errors_name_what_is_allowed():
+    image = jnp.asarray(load_mnist("train", n=1)[0][0])
+    for dyn, match in (("kernal", "allowed: 'scan', 'kernel', 'interpret'"),
+                       ("kernel", "needs a GPU" if jax.default_backend() != "gpu" else None)):
+        if match is None:
+            continue
+        p = dc.DCParams(n_e=8, n_steps=10, dynamics=dyn)
+        with pytest.raises(ValueError, match=match):
+            dc.present(p, dc.init(p, 0), image, 0, 0, 0, 0, 2.0, True)
+    with pytest.raises(ValueError, match="n_e <= 32768"):
+        dc._kernel_layout(40000, True)
+
+
 @pytest.mark.gpu
 def test_dynamics_kernel_on_gpu_matches_scan():
     """On the GPU the kernel's exp and division may round differently from XLA's, so a
