@@ -236,6 +236,7 @@ def run(cfg: Config, out: Path) -> dict:
         st = dc.DCState(state.w[m], state.theta[m])
         res, pred, assign = evaluate(p.replace(quant_bits=float(b)), st, sd)
         res["bits_forward"] = b
+        res["field_sharpness"] = dc.field_sharpness(p, st)
         res["memory_bytes"] = memory_bytes((784, cfg.n_e), b, axis=0 if b < 32 else None)
         results[name] = res
         preds[name] = (pred, assign)

@@ -71,7 +71,7 @@ from ..quantization import fake_quant
 
 __all__ = ["DCParams", "DCState", "init", "present", "train_chunk", "respond", "train_networks",
            "respond_jit",
-           "assign_labels", "predict", "last_spike_trace", "stdp_window", "STREAM_TRAIN", "STREAM_LABEL",
+           "assign_labels", "predict", "field_sharpness", "last_spike_trace", "stdp_window", "STREAM_TRAIN", "STREAM_LABEL",
            "STREAM_TEST"]
 
 STREAM_TRAIN, STREAM_LABEL, STREAM_TEST = 0, 1, 2
@@ -448,6 +448,21 @@ def train_networks(params: DCParams, quant_bits: Float[Array, "M"], seeds, state
 def respond_jit(params: DCParams, state: DCState, images, image_ids, seed):
     """:func:`respond` (stream 0: put the stream in ``image_ids``), jitted at module level."""
     return respond(params, state, images, image_ids, seed, 0)
+
+
+def field_sharpness(params: DCParams, state: DCState, top: int = 100) -> dict:
+    """How the learned receptive fields are spread: per excitatory neuron, the share of its
+    normalised input weight in its ``top`` strongest inputs (a crisp digit is about 0.7, the
+    faint average digit of a neuron that rarely wins about 0.4), and its threshold theta
+    (mV; once theta0 has decayed, ``theta_plus`` times its recently decayed spike count).
+    Returns percentiles (10, 25, 50, 75, 90) of both and their correlation."""
+    w = np.asarray(state.w) * (params.norm_total / np.asarray(state.w).sum(0, keepdims=True))
+    share = np.sort(w, axis=0)[-top:].sum(0) / params.norm_total
+    theta = np.asarray(state.theta)
+    q = (10, 25, 50, 75, 90)
+    return {f"top{top}_share_percentiles": np.percentile(share, q).round(4).tolist(),
+            "theta_mV_percentiles": np.percentile(theta, q).round(3).tolist(),
+            "correlation": float(np.corrcoef(share, theta)[0, 1]) if theta.std() > 0 else None}
 
 
 def assign_labels(counts: Float[Array, "N n_e"], labels: Int[Array, "N"], n_classes: int = 10):

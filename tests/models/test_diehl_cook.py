@@ -141,6 +141,19 @@ def test_dynamics_kernel_in_interpreter_equals_scan():
                  out["scan"], out["interpret"])
 
 
+def test_field_sharpness_separates_crisp_from_flat_fields():
+    """Crisp fields (all weight on 100 inputs) give a top-100 share of 1, flat ones 100/784;
+    theta that rises with the share gives a positive correlation."""
+    p = dc.DCParams(n_e=4)
+    w = np.full((784, 4), 0.1, np.float32)
+    w[:, :2] = 1e-6
+    w[:100, :2] = 1.0
+    got = dc.field_sharpness(p, dc.DCState(jnp.asarray(w), jnp.asarray([30.0, 29.0, 8.0, 7.0])))
+    share = got["top100_share_percentiles"]
+    np.testing.assert_allclose([share[0], share[-1]], [100 / 784, 1.0], atol=1e-3)
+    assert got["correlation"] > 0.9
+
+
 def test_dynamics_errors_name_what_is_allowed():
     image = jnp.asarray(load_mnist("train", n=1)[0][0])
     for dyn, match in (("kernal", "allowed: 'scan', 'kernel', 'interpret'"),
