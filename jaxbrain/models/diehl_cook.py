@@ -173,8 +173,13 @@ def last_spike_trace(spikes: Float[Array, "T n"], tau, dt) -> Float[Array, "T n"
     return jnp.exp(-(t - last_before) * dt / tau)
 
 
+def _normalised(params: DCParams, w):
+    """Input weights scaled to sum ``norm_total`` per excitatory neuron."""
+    return w * (params.norm_total / jnp.sum(w, axis=0, keepdims=True))
+
+
 def _effective_weights(params: DCParams, w):
-    w = w * (params.norm_total / jnp.sum(w, axis=0, keepdims=True))
+    w = _normalised(params, w)
     fq = fake_quant(w, jnp.minimum(params.quant_bits, 16.0), 0)
     return w, jnp.where(params.quant_bits >= 24.0, w, fq)
 
@@ -456,7 +461,7 @@ def field_sharpness(params: DCParams, state: DCState, top: int = 100) -> dict:
     faint average digit of a neuron that rarely wins about 0.4), and its threshold theta
     (mV; once theta0 has decayed, ``theta_plus`` times its recently decayed spike count).
     Returns percentiles (10, 25, 50, 75, 90) of both and their correlation."""
-    w = np.asarray(state.w) * (params.norm_total / np.asarray(state.w).sum(0, keepdims=True))
+    w = np.asarray(_normalised(params, state.w))
     share = np.sort(w, axis=0)[-top:].sum(0) / params.norm_total
     theta = np.asarray(state.theta)
     q = (10, 25, 50, 75, 90)
