@@ -53,6 +53,9 @@ class Config:
     dynamics: str = param("auto", one_of("auto", "scan", "kernel"),
                           "neuron dynamics: a lax.scan, or one GPU kernel per presentation "
                           "(auto: the kernel on a GPU)")
+    integration: str = param("exponential_euler", one_of("exponential_euler", "euler"),
+                             "membrane and conductance step: exponential Euler, or forward "
+                             "Euler (the paper's Brian default)")
     max_train_s: float = param(1e9, positive, "stop training after this many seconds")
     data_seed: int = param(0, None, "seed of the training-image shuffle")
     evaluate: bool = param(True, None, "label, test and plot after training (false: train only)")
@@ -121,7 +124,7 @@ def run(cfg: Config, out: Path) -> dict:
     dynamics = cfg.dynamics if cfg.dynamics != "auto" else (
         "kernel" if jax.default_backend() == "gpu" else "scan")
     p = dc.DCParams(n_e=cfg.n_e, dt=cfg.dt, n_steps=int(round(cfg.t_present / cfg.dt)),
-                    unroll=cfg.unroll, dynamics=dynamics)
+                    unroll=cfg.unroll, dynamics=dynamics, integration=cfg.integration)
     tp0 = cfg.theta_plus[0]
     nets = ([(s, 32, tp0) for s in cfg.seeds] + [(cfg.seeds[0], b, tp0) for b in cfg.qat_bits]
             + [(cfg.seeds[0], 32, tp) for tp in cfg.theta_plus[1:]])
@@ -139,6 +142,8 @@ def run(cfg: Config, out: Path) -> dict:
     meta = {"nets": names, "n_e": cfg.n_e, "order_seed": cfg.data_seed, "n_train": cfg.n_train,
             "epochs": cfg.epochs, "t_present": cfg.t_present, "dt": cfg.dt,
             "theta": "paper: init 20 mV, offset 20 mV, exact decay", "theta_plus": list(cfg.theta_plus)}  # older: theta from 0
+    if cfg.integration != "exponential_euler":   # (absent from checkpoints made before the option)
+        meta["integration"] = cfg.integration
     done = 0
     if ckpt.latest_step() is not None:
         saved = json.loads((Path(out) / "ckpt_meta.json").read_text())
@@ -196,6 +201,7 @@ def run(cfg: Config, out: Path) -> dict:
         "label_images": cfg.n_label, "label_source": "training set (first n_label images)",
         "test_images": cfg.n_test, "t_present_ms": cfg.t_present, "dt_ms": cfg.dt,
         "rest": "state reset between images (theta kept)", "input_rate": "pixel/4 Hz at intensity 2",
+        "integration": cfg.integration,
         "train_images_this_call": n_trained - start,
         "mean_presentations_per_image_this_call": attempts_sum / max(n_trained - start, 1),
     }

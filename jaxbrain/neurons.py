@@ -15,7 +15,8 @@ currents in pA (so nS * mV = pA and pA * ms / pF = mV). Each model is a
 Integration is exact where the equations allow it: the current-based LIF with exponential
 synaptic currents uses the exact propagator (Rotter & Diesmann 1999, NEST iaf_psc_exp); the
 conductance-based LIF, linear in v for the conductances held over a step, uses the
-exponential-Euler step (what Brian2 picks for these equations). The spike nonlinearity is
+exponential-Euler step (Brian2's ``exponential_euler``); :data:`lif_conductance_euler` is the
+forward-Euler step that Brian picks by default for these equations. The spike nonlinearity is
 :func:`spike_fn`, a Heaviside step whose gradient is a surrogate, so every model can also be
 trained by BPTT.
 """
@@ -31,6 +32,7 @@ from jaxtyping import Array, Float, Int
 
 __all__ = [
     "spike_fn", "NeuronModel", "LIFParams", "LIFState", "lif_current", "lif_delta", "lif_conductance",
+    "lif_conductance_euler",
     "AdLIFParams", "AdLIFState", "adaptive_lif",
 ]
 
@@ -168,6 +170,27 @@ def _lif_conductance_step(params: LIFParams, state: LIFState, syn_ex, syn_in, i_
     return LIFState(v, g_ex, g_in, refractory), spikes
 
 
+def _lif_conductance_euler_step(params: LIFParams, state: LIFState, syn_ex, syn_in, i_ext, dt: float):
+    """Conductance-based LIF, forward Euler for the membrane and both conductances.
+
+    The equations are not linear in v (g_ex v, g_in v), so Brian (1 and 2) integrates them with
+    forward Euler unless told otherwise: Diehl & Cook's network ran this way. Per step
+    v += dt / C (g_L (E_L - v) + g_ex (E_ex - v) + g_in (E_in - v) + I_ext) and
+    g *= 1 - dt / tau_syn. The charge of one conductance increment w is then
+    dt * w * sum (1 - dt / tau)^k = tau w, the continuous value, where the exponential-Euler
+    step (:data:`lif_conductance`, conductances held at their start-of-step value) gives
+    dt w / (1 - exp(-dt / tau)): 1.27 tau w at dt / tau = 0.5.
+    """
+    p = params
+    g_l = p.c_m / p.tau_m
+    i_syn = g_l * (p.v_rest - state.v) + state.g_ex * (p.e_ex - state.v) + state.g_in * (p.e_in - state.v)
+    v = state.v + dt / p.c_m * (i_syn + i_ext)
+    v, spikes, refractory = _fire_and_reset(p, v, state, dt)
+    g_ex = state.g_ex * (1.0 - dt / p.tau_syn_ex) + syn_ex
+    g_in = state.g_in * (1.0 - dt / p.tau_syn_in) + syn_in
+    return LIFState(v, g_ex, g_in, refractory), spikes
+
+
 def _lif_delta_step(params: LIFParams, state: LIFState, syn_ex, syn_in, i_ext, dt: float):
     """LIF with delta synapses (NEST iaf_psc_delta): each arriving spike makes the membrane
     jump by its weight (mV) in the step it arrives; jumps during refractoriness are lost."""
@@ -185,7 +208,11 @@ lif_delta = NeuronModel(_lif_init, _lif_delta_step)
 """LIF with delta synapses: weights are voltage jumps (mV), exact integration."""
 
 lif_conductance = NeuronModel(_lif_init, _lif_conductance_step, ("g_ex", "g_in"))
-"""LIF with exponential conductances (nS), exponential-Euler (Brian2's choice)."""
+"""LIF with exponential conductances (nS), exponential-Euler membrane step (exact for the
+conductances held over the step)."""
+
+lif_conductance_euler = NeuronModel(_lif_init, _lif_conductance_euler_step, ("g_ex", "g_in"))
+"""LIF with exponential conductances (nS), forward Euler (Brian's default for these equations)."""
 
 
 # ---- adaptive LIF ----------------------------------------------------------------------

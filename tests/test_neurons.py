@@ -96,6 +96,30 @@ def test_conductance_step_converges_first_order_to_reference():
     assert 1.6 < errors[0] / errors[1] < 2.4 and 1.6 < errors[1] / errors[2] < 2.4
 
 
+def test_conductance_euler_step_is_brians_forward_euler():
+    """One step by hand (Brian's default for these equations, as in Diehl & Cook's code), and
+    the charge of a conductance increment: tau_syn w with forward Euler, against
+    dt w / (1 - exp(-dt / tau_syn)) with the conductances held at their start-of-step value."""
+    p = nm.LIFParams(v_th=100.0, tau_m=100.0, c_m=100.0, tau_syn_ex=1.0, tau_syn_in=2.0,
+                     e_ex=0.0, e_in=-100.0)
+    s = nm.lif_conductance_euler.init(p, 1)._replace(v=jnp.array([-60.0]), g_ex=jnp.array([3.0]),
+                                                     g_in=jnp.array([2.0]))
+    s1, _ = nm.lif_conductance_euler.step(p, s, 0.5, 0.25, 0.0, 0.5)
+    dv = (1.0 * (p.v_rest + 60.0) + 3.0 * (0.0 + 60.0) + 2.0 * (-100.0 + 60.0)) / 100.0
+    np.testing.assert_allclose(float(s1.v[0]), -60.0 + 0.5 * dv, rtol=1e-6)
+    np.testing.assert_allclose([float(s1.g_ex[0]), float(s1.g_in[0])], [3.0 * 0.5 + 0.5, 2.0 * 0.75 + 0.25],
+                               rtol=1e-6)
+    for model, tau, want in ((nm.lif_conductance_euler, 1.0, 1.0), (nm.lif_conductance_euler, 2.0, 2.0),
+                             (nm.lif_conductance, 1.0, 0.5 / (1 - np.exp(-0.5)))):
+        q = p.replace(tau_syn_ex=tau)
+        s = model.init(q, 1)._replace(g_ex=jnp.array([1.0]))
+        charge = 0.0
+        for _ in range(200):
+            charge += 0.5 * float(s.g_ex[0])
+            s, _ = model.step(q, s, 0.0, 0.0, 0.0, 0.5)
+        np.testing.assert_allclose(charge, want, rtol=1e-5)
+
+
 def test_adaptive_lif_adapts():
     p = nm.AdLIFParams(b=50.0, tau_w=200.0)
     _, (_, sp) = _run(nm.adaptive_lif, p, 20000, 0.1, i_ext=500.0)

@@ -163,6 +163,9 @@ def test_dynamics_errors_name_what_is_allowed():
         p = dc.DCParams(n_e=8, n_steps=10, dynamics=dyn)
         with pytest.raises(ValueError, match=match):
             dc.present(p, dc.init(p, 0), image, 0, 0, 0, 0, 2.0, True)
+    p = dc.DCParams(n_e=8, n_steps=10, integration="rk4")
+    with pytest.raises(ValueError, match="allowed: 'exponential_euler', 'euler'"):
+        dc.present(p, dc.init(p, 0), image, 0, 0, 0, 0, 2.0, True)
     with pytest.raises(ValueError, match="n_e <= 32768"):
         dc._kernel_layout(40000, True)
 
