@@ -57,6 +57,9 @@ VARIANTS = {
     "damp_sub8_tau8": ({"surrogate_scale": 0.3, "tau_out": 8.0}, {"substeps": 8}, 0.0),
     "damp_sub8_lr3e-2": ({"surrogate_scale": 0.3}, {"substeps": 8, "lr": 3e-2}, 0.0),
     "damp_sub8_bf16": ({"surrogate_scale": 0.3}, {"substeps": 8, "compute_dtype": "bfloat16"}, 0.0),
+    # feed-forward stages within a substep (no pipeline latency; docs/lm.md, "Feed-forward")
+    "damp_seq": ({"surrogate_scale": 0.3, "feedforward": "sequential"}, {"substeps": 4}, 0.0),
+    "damp_sub8_seq": ({"surrogate_scale": 0.3, "feedforward": "sequential"}, {"substeps": 8}, 0.0),
 }
 
 

@@ -5,8 +5,9 @@ Per token ``x_t`` (for a batch of sequences; neuron state is neuron-major (N, B)
 1. neuromodulators (DA, NE, 5-HT) from the previous prediction and ``x_t``
    (:mod:`jaxbrain.lm.neuromodulation`);
 2. token drive ``d = emb[x_t] @ W_in`` into the Thalamus, constant over the token;
-3. ``substeps`` pipelined updates of all modules (:func:`jaxbrain.lm.modules.substep`), the
-   input current of module m scaled by its modulatory gain;
+3. ``substeps`` updates of all modules (:func:`network_substep`; pipelined, or in
+   feed-forward stages with ``spec.feedforward = "sequential"``), the input current of
+   module m scaled by its modulatory gain;
 4. decoder ``logits = z_out @ W_dec + b_dec`` from the readout trace ``z`` of the first
    ``out_dim`` Broca neurons, and ``log_softmax``.
 
@@ -25,17 +26,19 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
+from ..config import ConfigError
 from . import neuromodulation as nm
 from .modules import (MODULES, TAU_M, BrainSpec, alif_update, Connectivity, EventPlan, ModState,
                       LANES, NeuronConsts, build_connectivity, flat_weights, fused_input,
                       init_state, local_sources, make_event_plan, neuron_consts, pack_spikes,
-                      projection_columns, rounded, substep, synaptic_input, unpack_spikes)
+                      projection_columns, rounded, stage_input, substep, synaptic_input,
+                      unpack_spikes)
 from .gather_kernel import alif_substep, slot_input
 
 __all__ = ["SpikingLM", "make_model", "with_events", "with_fused", "measure_activity",
            "event_capacities", "init_params", "calibrate", "param_count", "Carry", "init_carry",
-           "token_step", "GenState", "init_gen_carry", "gen_weights", "gen_token_step",
-           "generation_nll", "pad_batch",
+           "network_substep", "token_step", "GenState", "init_gen_carry", "gen_weights",
+           "gen_token_step", "generation_nll", "pad_batch",
            "sequence_metrics", "batch_metrics", "loss_fn", "ALL_MODULATORS"]
 
 ALL_MODULATORS = jnp.ones((3,), jnp.float32)
@@ -169,13 +172,9 @@ def token_step(model: SpikingLM, params: dict, carry: Carry, tokens: Int[Array, 
     n_thal = spec.size("thalamus")
     ext = jnp.concatenate([drive, jnp.zeros((spec.n - n_thal, drive.shape[1]), drive.dtype)],
                           axis=0) + params["bias"][:, None]
-    decay_out = float(np.exp(-1.0 / spec.tau_out))
     wflat = flat_weights(params["w"]) if model.events is not None else None   # once a token
     def one(state, _):
-        cur = synaptic_input(params["w"], model.conn, state.s, dtype, model.events,
-                             wflat) + ext
-        new = substep(model.consts, state, g_in * cur, g_beta, decay_out,
-                      surrogate_scale=spec.surrogate_scale)
+        new = network_substep(model, params["w"], state, ext, g_in, g_beta, dtype, wflat)
         return new, (_module_counts(spec, state.s) if probe else None)
     state, counts = jax.lax.scan(one, carry.neurons, None, length=spec.substeps,
                                  unroll=SUBSTEP_UNROLL)
@@ -184,6 +183,35 @@ def token_step(model: SpikingLM, params: dict, carry: Carry, tokens: Int[Array, 
     if probe:
         return Carry(state, logp, mod), logp, counts
     return Carry(state, logp, mod), logp
+
+
+def network_substep(model: SpikingLM, weights, state: ModState, ext: Float[Array, "N B"],
+                    g_in: Float[Array, "N B"], g_beta: Float[Array, "N B"], dtype,
+                    wflat=None) -> ModState:
+    """One 1 ms substep of all N neurons for a batch of B: the input current
+    ``g_in * (synaptic input + ext)`` (dimensionless, threshold 1) and the adaptive-LIF
+    update (:func:`jaxbrain.lm.modules.substep`). Pipelined: every module reads the previous
+    substep's spikes ``state.s``. Sequential: the stages of ``spec.stages`` in turn, each
+    reading the spike vector in which the stages before it already hold this substep's
+    spikes (feed-forward projections: no latency) and the rest the previous substep's
+    (recurrent, lateral and feedback projections). ``wflat``: the event path's flat weights."""
+    spec = model.spec
+    decay_out = float(np.exp(-1.0 / spec.tau_out))
+    if spec.feedforward == "pipelined":
+        cur = synaptic_input(weights, model.conn, state.s, dtype, model.events, wflat) + ext
+        return substep(model.consts, state, g_in * cur, g_beta, decay_out,
+                       surrogate_scale=spec.surrogate_scale)
+    s, parts = state.s, []
+    for k, (m0, m1) in enumerate(spec.stages):
+        r = spec.rows(m0, m1)
+        cur = stage_input(weights, model.conn, k, s, dtype) + ext[r]
+        new = substep(NeuronConsts(*(c[r] for c in model.consts)),
+                      ModState(*(x[r] for x in state)), g_in[r] * cur, g_beta[r], decay_out,
+                      surrogate_scale=spec.surrogate_scale)
+        s = s.at[r].set(new.s)                      # later stages read these spikes
+        parts.append((r.start, new))
+    parts = [p for _, p in sorted(parts, key=lambda x: x[0])]
+    return ModState(*(jnp.concatenate(f, axis=0) for f in zip(*parts)))
 
 
 def _decode(spec: BrainSpec, params: dict, z_out, v_out):
@@ -256,7 +284,8 @@ def gen_token_step(model: SpikingLM, params: dict, weights, carry: Carry,
     """:func:`token_step` on the fused path for a :class:`GenState` carry (``weights``:
     :func:`gen_weights`). Returns ``(carry, logp)``; ``logp`` (B, V) equals
     :func:`token_step`'s up to the order of the synaptic sum (bit-identical where the dense
-    gather also sums the slots in order, as XLA's CPU dot does)."""
+    gather also sums the slots in order, as XLA's CPU dot does). Both feed-forward modes
+    (``spec.stages``; the kernel and packed variants too)."""
     spec, consts = model.spec, model.consts
     wt, src = weights
     sig, mod = jax.vmap(nm.signals, in_axes=(0, 0, 0, None))(carry.logp, tokens, carry.mod, mask)
@@ -272,36 +301,37 @@ def gen_token_step(model: SpikingLM, params: dict, weights, carry: Carry,
     cols = projection_columns(spec)
     interpret = jax.default_backend() != "gpu"
 
+    def module(st: GenState, read: tuple, t: int):
+        """New (v, a, spikes) of module t from the spikes ``read`` (st.s, or for a later
+        feed-forward stage the spikes already updated this substep)."""
+        alpha, rho, beta0 = per[t]
+        if model.kernel and cols[t] and t > 0:   # input and update in one kernel
+            return alif_substep(
+                tuple(cols[t]), wt[t], src[t], read, t, st.v[t], st.a[t], bias[t][:, 0],
+                g_in[t], g_beta[t], alpha=float(alpha), rho=float(rho), beta0=float(beta0),
+                interpret=interpret)
+        if not cols[t]:
+            syn = 0.0
+        elif model.kernel:      # the thalamus: its input adds the token drive
+            syn = slot_input(tuple(cols[t]), wt[t], src[t], read, interpret=interpret)
+        else:
+            syn = fused_input(spec, t, wt[t], src[t], read)
+        current = g_in[t][None, :] * (syn + ext[t])
+        s_prev = (unpack_spikes(st.s[t]) if model.packed else st.s[t]).astype(jnp.float32)
+        v, a, theta = alif_update(alpha, rho, beta0 * g_beta[t][None, :], st.v[t], st.a[t],
+                                  s_prev, current)
+        spike = (v - theta) / theta >= 0
+        return v, a, spike.astype(jnp.int8) if model.kernel else spike
+
     def one(st: GenState, _):
-        vs, as_, ss = [], [], []
-        for t in range(len(MODULES)):
-            alpha, rho, beta0 = per[t]
-            if model.kernel and cols[t] and t > 0:   # input and update in one kernel
-                v, a, spike = alif_substep(
-                    tuple(cols[t]), wt[t], src[t], st.s, t, st.v[t], st.a[t], bias[t][:, 0],
-                    g_in[t], g_beta[t], alpha=float(alpha), rho=float(rho), beta0=float(beta0),
-                    interpret=interpret)
-                vs.append(v)
-                as_.append(a)
-                ss.append(spike)
-                continue
-            if not cols[t]:
-                syn = 0.0
-            elif model.kernel:      # the thalamus: its input adds the token drive
-                syn = slot_input(tuple(cols[t]), wt[t], src[t], st.s, interpret=interpret)
-            else:
-                syn = fused_input(spec, t, wt[t], src[t], st.s)
-            current = g_in[t][None, :] * (syn + ext[t])
-            s_prev = (unpack_spikes(st.s[t]) if model.packed else st.s[t]).astype(jnp.float32)
-            v, a, theta = alif_update(alpha, rho, beta0 * g_beta[t][None, :], st.v[t], st.a[t],
-                                      s_prev, current)
-            vs.append(v)
-            as_.append(a)
-            spike = (v - theta) / theta >= 0
-            ss.append(spike.astype(jnp.int8) if model.kernel else spike)
-        z = decay_out * st.z + ss[2][:n_out].astype(jnp.float32)
-        if model.packed:
-            ss = [pack_spikes(x) for x in ss]
+        vs, as_, ss, read = list(st.v), list(st.a), list(st.s), st.s
+        for m0, m1 in spec.stages:          # pipelined: one stage, all read st.s
+            for t in range(m0, m1):
+                vs[t], as_[t], spike = module(st, read, t)
+                if t == 2:
+                    z = decay_out * st.z + spike[:n_out].astype(jnp.float32)
+                ss[t] = pack_spikes(spike) if model.packed else spike
+            read = tuple(ss)
         return GenState(tuple(vs), tuple(as_), tuple(ss), z), None
 
     state, _ = jax.lax.scan(one, carry.neurons, None, length=spec.substeps,
@@ -377,6 +407,10 @@ def with_events(model: SpikingLM, caps) -> SpikingLM:
     the dense gather up to the float summation order; ``caps=None`` turns it off."""
     if caps is None:
         return model._replace(events=None)
+    if model.spec.feedforward != "pipelined":
+        raise ConfigError(f"with_events: the event path supports feedforward='pipelined' only, "
+                          f"not {model.spec.feedforward!r}; train on the dense path (the "
+                          "default) and generate on it or with with_fused")
     return model._replace(events=make_event_plan(model.spec, model.conn, caps), fused=None)
 
 

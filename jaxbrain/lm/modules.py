@@ -33,11 +33,21 @@ Neuron (dimensionless adaptive LIF, "LSNN" form; dt = 1 ms per substep; threshol
                                   dampened by ``surrogate_scale``, 0.3 as in LSNN)
 
 ``I`` is the synaptic input (sum over the module's incoming sparse projections of
-``w * s_src`` from the *previous* substep: all modules advance together, the seeds'
-pipelined mode), plus a learned bias, plus the token drive for the Thalamus. The reset is
+``w * s_src``), plus a learned bias, plus the token drive for the Thalamus. The reset is
 soft (subtract the threshold) and excluded from the gradient, as usual for surrogate BPTT.
-Pipelining costs one substep per synaptic hop (the token reaches Broca on the third
-substep), hence 8 substeps per token by default (4 learned far less: docs/lm.md).
+
+``feedforward`` (:class:`BrainSpec`) says which spikes a projection reads:
+
+* ``"pipelined"`` (default, the seeds' mode): all modules advance together from the
+  *previous* substep's spikes. That costs one substep per synaptic hop (the token reaches
+  Broca on the third substep), hence 8 substeps per token by default (4 learned far less:
+  docs/lm.md).
+* ``"sequential"``: within a substep the modules update in feed-forward stages
+  (:data:`SEQUENTIAL_STAGES`: Thalamus, Wernicke, PFC / Hippocampus / Basal Ganglia,
+  Broca). A projection from an earlier stage reads the spikes its source emitted in *this*
+  substep; recurrent, lateral (same stage) and feedback projections read the previous
+  substep's. The token reaches Broca and the decoder in its first substep, with the same
+  synapses and the same synaptic operations.
 
 The backward pass of the sparse gather is a gather too: over a source-major copy of the
 synapse table (``Connectivity.out_pos`` / ``out_row``), instead of XLA's scatter-add.
@@ -57,9 +67,9 @@ from jaxtyping import Array, Float
 from .. import rng
 from ..config import ConfigError
 
-__all__ = ["MODULES", "WIRING", "BrainSpec", "SCALES", "Connectivity", "build_connectivity",
+__all__ = ["MODULES", "WIRING", "FEEDFORWARD", "SEQUENTIAL_STAGES", "BrainSpec", "SCALES", "Connectivity", "build_connectivity",
            "NeuronConsts", "neuron_consts", "ModState", "init_state", "substep",
-           "synaptic_input", "EventPlan", "make_event_plan", "projection_columns",
+           "synaptic_input", "stage_input", "EventPlan", "make_event_plan", "projection_columns",
            "active_lists", "event_overflow", "flat_weights", "local_sources", "LANES", "pack_spikes",
            "unpack_spikes", "fused_input", "alif_update", "rounded"]
 
@@ -84,6 +94,12 @@ BETA = {"thalamus": 0.2, "wernicke": 0.5, "broca": 0.5, "hippocampus": 1.0, "pfc
         "basal_ganglia": 0.5}
 
 READOUTS = ("membrane", "trace")
+FEEDFORWARD = ("pipelined", "sequential")
+# the order in which "sequential" updates the modules within a substep (each stage a
+# contiguous run of MODULES); a projection reads this substep's spikes iff its source is in
+# an earlier stage than its target
+SEQUENTIAL_STAGES = (("thalamus",), ("wernicke",), ("hippocampus", "pfc", "basal_ganglia"),
+                     ("broca",))
 
 # the seeds' sizes (Thalamus, Wernicke, Broca, Hippocampus, PFC, Basal Ganglia), fan-outs,
 # embedding width and Broca output width; "tiny" is ours, for CPU tests.
@@ -117,6 +133,8 @@ class BrainSpec:
             as in LSNN / e-prop).
         surrogate_scale: dampening factor on the surrogate derivative (0.3 in Bellec et al.
             2018); 1 leaves it undamped.
+        feedforward: ``"pipelined"`` (all modules from the previous substep's spikes) or
+            ``"sequential"`` (feed-forward stages within a substep; module doc).
     """
     sizes: tuple = SCALES["tiny"]["sizes"]
     fanout: tuple = SCALES["tiny"]["fanout"]
@@ -127,6 +145,7 @@ class BrainSpec:
     seed: int = 0
     readout: str = "membrane"
     surrogate_scale: float = 0.3
+    feedforward: str = "pipelined"
 
     def __post_init__(self):
         if len(self.sizes) != len(MODULES) or len(self.fanout) != len(MODULES):
@@ -140,6 +159,8 @@ class BrainSpec:
             raise ConfigError(f"substeps {self.substeps} must be >= 1")
         if self.readout not in READOUTS:
             raise ConfigError(f"readout {self.readout!r}; allowed: {list(READOUTS)}")
+        if self.feedforward not in FEEDFORWARD:
+            raise ConfigError(f"feedforward {self.feedforward!r}; allowed: {list(FEEDFORWARD)}")
         if not 0.0 < self.surrogate_scale <= 1.0 or not self.tau_out > 0:
             raise ConfigError(f"surrogate_scale {self.surrogate_scale} must be in (0, 1] and "
                               f"tau_out {self.tau_out} > 0")
@@ -160,6 +181,20 @@ class BrainSpec:
 
     def size(self, m: str) -> int:
         return int(self.sizes[MODULES.index(m)])
+
+    @property
+    def stages(self) -> tuple:
+        """Module index ranges ``(m0, m1)`` in update order within a substep: one stage of
+        all modules (pipelined), or :data:`SEQUENTIAL_STAGES` (sequential)."""
+        if self.feedforward == "pipelined":
+            return ((0, len(MODULES)),)
+        idx = [[MODULES.index(m) for m in st] for st in SEQUENTIAL_STAGES]
+        return tuple((min(i), max(i) + 1) for i in idx)
+
+    def rows(self, m0: int, m1: int) -> slice:
+        """The neurons of modules ``m0 .. m1 - 1`` in the (N,) concatenation."""
+        lo = int(sum(self.sizes[:m0]))
+        return slice(lo, lo + int(sum(self.sizes[m0:m1])))
 
     def projections(self) -> list[tuple[str, str, int]]:
         """``(source, target, fan_in)`` of every projection."""
@@ -186,11 +221,18 @@ class Connectivity(NamedTuple):
     ``out_pos`` / ``out_row`` (N, D) are the same synapses seen from the source (the
     transpose, for the backward pass): for global source ``i``, the flat positions of its
     out-synapses in the concatenation of all modules' weights and their global target rows,
-    padded to the largest out-degree ``D`` with position ``n_synapses`` (a zero weight)."""
+    padded to the largest out-degree ``D`` with position ``n_synapses`` (a zero weight).
+
+    ``stages`` / ``stage_tables`` (sequential feed-forward only, else empty): per stage of
+    :attr:`BrainSpec.stages`, its module range ``(m0, m1)`` and the same (N, D_k) tables
+    restricted to the stage's target modules (positions in the concatenation of their
+    weights, rows counted from the stage's first neuron): :func:`stage_input`'s backward."""
     idx: tuple
     src_module: tuple
     out_pos: Array | None = None
     out_row: Array | None = None
+    stages: tuple = ()
+    stage_tables: tuple = ()
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -220,19 +262,31 @@ def build_connectivity(spec: BrainSpec) -> Connectivity:
         srcm.append(np.concatenate([np.full((k,), MODULES.index(src), np.int32)
                                     for src, d, k in spec.projections() if d == dst]))
     idx = _draw_sources(spec)
+    pos, row = _transposed(idx, spec.n)
+    stages = spec.stages if len(spec.stages) > 1 else ()
+    tables = tuple(_transposed(idx[m0:m1], spec.n) for m0, m1 in stages)
+    return Connectivity(idx, tuple(srcm), pos, row, stages, tables)
+
+
+def _transposed(idx: tuple, n: int):
+    """Source-major table ``(pos, row)``, (n, D) int32, of the synapses of the target
+    modules ``idx`` (their (n_t, K_t) global source ids, consecutive modules): for each of
+    the ``n`` sources, the flat positions of its out-synapses in the concatenation of these
+    modules' weights and their target rows counted from the first of them, padded to the
+    largest out-degree ``D`` with the position one past the end (a zero weight) and row 0."""
     flat = np.concatenate([np.asarray(i).reshape(-1) for i in idx])
-    rows = np.concatenate([np.repeat(np.arange(spec.offset(m), spec.offset(m) + spec.size(m)),
-                                     i.shape[1]) for m, i in zip(MODULES, idx)])
+    rows = np.repeat(np.arange(sum(i.shape[0] for i in idx)),
+                     np.concatenate([np.full(i.shape[0], i.shape[1]) for i in idx]))
     order = np.argsort(flat, kind="stable")
-    deg = np.bincount(flat, minlength=spec.n)
+    deg = np.bincount(flat, minlength=n)
     d_max = max(int(deg.max()), 1)
     start = np.concatenate([[0], np.cumsum(deg)[:-1]])
     slot = np.arange(len(flat)) - np.repeat(start, deg)
-    pos = np.full((spec.n, d_max), len(flat), np.int32)
-    row = np.zeros((spec.n, d_max), np.int32)
+    pos = np.full((n, d_max), len(flat), np.int32)
+    row = np.zeros((n, d_max), np.int32)
     pos[flat[order], slot] = order
     row[flat[order], slot] = rows[order]
-    return Connectivity(idx, tuple(srcm), jnp.asarray(pos), jnp.asarray(row))
+    return jnp.asarray(pos), jnp.asarray(row)
 
 
 class NeuronConsts(NamedTuple):
@@ -366,6 +420,19 @@ def synaptic_input(weights, conn: Connectivity, s: Float[Array, "N B"], dtype=jn
         return _gather_input(tuple(weights), conn.idx, s, dtype)
     return _input_transposed_bwd(tuple(weights), tuple(conn.idx), conn.out_pos, conn.out_row,
                                  s, dtype)
+
+
+def stage_input(weights, conn: Connectivity, k: int, s: Float[Array, "N B"],
+                dtype=jnp.float32) -> Float[Array, "n_k B"]:
+    """:func:`synaptic_input` of the target modules of stage ``k`` only (sequential
+    feed-forward: ``conn.stages[k]``), from the spikes ``s`` (N, B) of all sources. Returns
+    (n_k, B) float32, n_k the stage's neurons; dense gather, the backward a gather over the
+    stage's transposed table ``conn.stage_tables[k]`` (where ``conn.out_pos`` is present)."""
+    m0, m1 = conn.stages[k]
+    w, idx = tuple(weights[m0:m1]), tuple(conn.idx[m0:m1])
+    if conn.out_pos is None:
+        return _gather_input(w, idx, s, dtype)
+    return _input_transposed_bwd(w, idx, *conn.stage_tables[k], s, dtype)
 
 
 # --- event-driven propagation -------------------------------------------------------------
@@ -694,7 +761,7 @@ spike_fn.defvjp(_spike_fwd, _spike_bwd)
 def substep(consts: NeuronConsts, state: ModState, current: Float[Array, "N B"],
             gain_beta: Float[Array, "N B"], decay_out: float, slope: float = 5.0,
             surrogate_scale: float = 1.0):
-    """One 1 ms update of all neurons (pipelined: ``current`` came from the previous spikes).
+    """One 1 ms update of N neurons (all of them, or one feed-forward stage's rows).
 
     Arguments:
         consts: per-neuron decays, (N,).

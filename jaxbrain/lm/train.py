@@ -25,7 +25,7 @@ from ..config import ConfigError, at_least, in_range, one_of, param, positive, t
 from . import neuromodulation as nm
 from .model import (ALL_MODULATORS, SpikingLM, batch_metrics, calibrate, init_params, loss_fn,
                     make_model, param_count)
-from .modules import READOUTS, SCALES, BrainSpec
+from .modules import FEEDFORWARD, READOUTS, SCALES, BrainSpec
 from .sampling import Sampling
 from .tokenizers import TOKENIZERS, from_spec, make_tokenizer
 
@@ -43,6 +43,9 @@ class TrainConfig:
     tau_out: float = param(2.0, positive, "time constant (ms) of the read-out spike trace")
     surrogate_scale: float = param(0.3, in_range(0.01, 1.0),
                                    "dampening of the surrogate spike derivative (Bellec et al. 2018)")
+    feedforward: str = param("pipelined", one_of(*FEEDFORWARD),
+                             "modules advance together from the previous substep's spikes, or in "
+                             "feed-forward stages within a substep (no latency)")
     calibrate_rate: float = param(0.0, in_range(0.0, 0.5),
                                   "scale initial weights to this firing rate per substep (0: off)")
     tokenizer: str = param("char", one_of(*TOKENIZERS), "char, bpe (trained here), gpt2 or sentencepiece")
@@ -91,7 +94,7 @@ class TrainConfig:
     def spec(self) -> BrainSpec:
         return BrainSpec.scale(self.scale, substeps=self.substeps, seed=self.seed,
                                readout=self.readout, tau_out=self.tau_out,
-                               surrogate_scale=self.surrogate_scale)
+                               surrogate_scale=self.surrogate_scale, feedforward=self.feedforward)
 
 
 def make_optimizer(cfg: TrainConfig, lr: float | None = None, steps: int | None = None):
@@ -206,7 +209,7 @@ class CheckpointMismatch(ValueError):
 
 
 MODEL_KEYS = ("scale", "substeps", "tokenizer", "bpe_vocab", "seed", "compute_dtype", "readout",
-              "tau_out")
+              "tau_out", "feedforward")
 
 
 def _meta(cfg: TrainConfig, tok, n_params: int) -> dict:
@@ -217,7 +220,7 @@ def _meta(cfg: TrainConfig, tok, n_params: int) -> dict:
 
 def _check_meta(stored: dict, cfg: TrainConfig, where: Path):
     # keys added after a checkpoint was written default to the values of that time
-    old = {"readout": "membrane", "tau_out": 2.0}
+    old = {"readout": "membrane", "tau_out": 2.0, "feedforward": "pipelined"}
     diff = {k: (stored["model"].get(k, old.get(k)), getattr(cfg, k)) for k in MODEL_KEYS
             if stored["model"].get(k, old.get(k)) != getattr(cfg, k)}
     if diff:

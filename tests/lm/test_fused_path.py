@@ -36,12 +36,14 @@ def test_fused_input_matches_dense_gather(dtype):
     np.testing.assert_array_equal(np.asarray(got), np.asarray(ref))
 
 
-@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
-def test_gen_token_step_matches_token_step(dtype):
+@pytest.mark.parametrize("dtype,feedforward", [("float32", "pipelined"),
+                                               ("bfloat16", "pipelined"),
+                                               ("float32", "sequential")])
+def test_gen_token_step_matches_token_step(dtype, feedforward):
     """Teacher-forced from rest: the same spikes and log-probabilities bit for bit, and the
     same membrane state to float32 rounding (on some CPUs XLA rounds the two paths' sums
     differently: 1-2 ulp in a few of the 2,720 potentials)."""
-    spec = BrainSpec.scale("tiny")
+    spec = BrainSpec.scale("tiny", feedforward=feedforward)
     model = make_model(spec, 30, dtype)
     fm = with_fused(model)
     params = init_params(model, jax.random.key(0))
