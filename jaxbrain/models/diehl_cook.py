@@ -101,7 +101,9 @@ class DCParams:
         integration: ``"exponential_euler"`` (:data:`~jaxbrain.neurons.lif_conductance`) or
             ``"euler"`` (:data:`~jaxbrain.neurons.lif_conductance_euler`, the paper's Brian
             default: a conductance increment carries the charge ``tau_syn * w``, where the
-            exponential-Euler step gives 1.27x that for E and 1.13x for I at dt 0.5 ms) (static).
+            exponential-Euler step gives 1.27x that for E and 1.13x for I at dt 0.5 ms; but a
+            large inhibitory volley makes Euler overshoot past E_in and the layer synchronises:
+            400 neurons fall to chance within 500 images, docs/plasticity.md) (static).
         dt: time step, ms.
         n_steps: steps per presentation (static; 700 = 350 ms at dt 0.5).
         exc, inh: LIF parameters; ``exc.v_th`` is the base threshold (``theta - theta_offset``
