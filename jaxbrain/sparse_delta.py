@@ -220,7 +220,7 @@ def members(ids, sorted_set) -> jax.Array:
 
 
 def sum_into_post(store: DeltaStore, active_pre_sorted, n_post: int, weight_by_post=None,
-                  post_offset=0) -> jax.Array:
+                  post_offset=0, into=None) -> jax.Array:
     """Sum of deltas over entries whose ``pre`` is active, scattered to their ``post``.
 
     Arguments:
@@ -233,6 +233,10 @@ def sum_into_post(store: DeltaStore, active_pre_sorted, n_post: int, weight_by_p
         post_offset: post id of the output's first entry (int, may be traced): the output
             covers posts ``post_offset .. post_offset + n_post - 1`` and entries outside are
             left out (one device's slice of the targets).
+        into: optional float32[n_post] the deltas are added to, one entry at a time in
+            store order (default zeros). ``sum_into_post(s, a, n, into=x)`` is not
+            ``x + sum_into_post(s, a, n)`` in float32: pass ``into`` to fix the order
+            (XLA may rewrite ``x + scatter_add(zeros, ...)`` into ``scatter_add(x, ...)``).
     Returns:
         float32[n_post].
     """
@@ -243,7 +247,8 @@ def sum_into_post(store: DeltaStore, active_pre_sorted, n_post: int, weight_by_p
     local = store.post - jnp.asarray(post_offset).astype(jnp.uint32)
     if weight_by_post is not None:
         d = d * weight_by_post[jnp.minimum(local, n_post - 1)]
-    return jnp.zeros((n_post,), jnp.float32).at[local].add(d, mode="drop")
+    base = jnp.zeros((n_post,), jnp.float32) if into is None else into
+    return base.at[local].add(d, mode="drop")
 
 
 def fill(store: DeltaStore) -> jax.Array:

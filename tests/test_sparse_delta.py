@@ -93,6 +93,26 @@ def test_sum_into_post_matches_numpy():
     assert np.allclose(got, exp, atol=1e-5)
 
 
+def test_sum_into_post_into_adds_in_store_order():
+    """``into=x``: the deltas are added onto x one at a time in store order (float32), which
+    is not ``x + sum_into_post(...)``; jitted, the order holds (XLA does not reassociate)."""
+    rng = np.random.default_rng(3)
+    store = sd.init(256)
+    p, q = _unique_batch(rng, 60, 8)
+    vals = (rng.random(len(p)) * 1e-3).astype(np.float32)
+    store = upd(store, p, q, a=0.0, v=vals)
+    active = np.array([0, 2, 3, 5, 2**31 - 1], np.uint32)
+    x = (1.0 + rng.random(8)).astype(np.float32) * 3000
+    got = np.asarray(jax.jit(lambda s, x: sd.sum_into_post(s, active, 8, into=x))(store, x))
+    exp = x.copy()
+    sp, sq, sv = sd.to_numpy(store)
+    for a, b, v in zip(sp, sq, sv):
+        if a in active[:-1]:
+            exp[b] = np.float32(exp[b] + v)
+    np.testing.assert_array_equal(got, exp)
+    assert not np.array_equal(got, x + np.asarray(sd.sum_into_post(store, active, 8)))
+
+
 def test_vmap_over_stores():
     stores = jax.vmap(lambda _: sd.init(16))(jnp.arange(3))
     p = jnp.array([[1, 2], [3, 4], [5, 6]], jnp.uint32)

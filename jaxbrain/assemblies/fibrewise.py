@@ -41,10 +41,13 @@ def _opaque(*args):
 
 @partial(jax.jit, static_argnames=("p", "n_dst"))
 def _k_input(x, winners, n_winners, store, fid, seed, *, p, n_dst):
+    """``x`` plus one fibre's input: ``x + c`` (hashed synapse counts), then the learned
+    deltas added in store order (the order XLA compiled ``x + (c + d)`` to; explicit, so
+    that :mod:`.batched` computes the same)."""
     x, winners, n_winners, store, fid, seed = _opaque(x, winners, n_winners, store, fid, seed)
     valid = jnp.arange(winners.shape[0]) < n_winners
     c = implicit.area_input(seed, fid, p, winners, valid, n_dst)
-    return x + (c + sd.sum_into_post(store, winners, n_dst))
+    return sd.sum_into_post(store, winners, n_dst, into=x + c)
 
 
 @partial(jax.jit, static_argnames=("k", "method"))
