@@ -12,6 +12,8 @@
 * :mod:`.word_order`: word-order learning and generation (word_order_int.py semantics).
 * :mod:`.fibrewise`: ``project`` as per-fibre kernels driven from the host (fast compile
   on CPU for applications with many projection maps).
+* :mod:`.batched`: rounds with the fibres and areas of each round stacked, for one traced
+  program (the parser's one-program-per-sentence path: few kernels per round on a GPU).
 * :mod:`.seed_workload`: the jitted seed benchmark sentence.
 
 See docs/assemblies.md.

@@ -36,8 +36,9 @@ operations, and :func:`parse` runs them with the word indices as data, each proj
 round as per-fibre kernels (:func:`.fibrewise.project_round`, compiled once per shape and
 shared by all sentences and seeds; areas the plan has fixed get no input computation).
 :func:`parse_and_read` runs the same rounds and the readout as ONE jitted program per
-plan (repeated rounds as a ``fori_loop``; words and seed are data), with the same result
-bit for bit and no host round trip per round.
+plan, each round batched over its fibres and areas (:func:`.batched.project_rounds`, on the
+stacked winners and stores; repeated rounds as a ``fori_loop``; words and seed are data),
+with the same result bit for bit and no host round trip per round.
 
 Readout (plasticity off, all assemblies unfixed; reference ``read_out`` with fibre
 readout): starting at VERB, project the area into every area it ever fired into that the
@@ -60,8 +61,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from . import batched as BT
 from . import brain as B
-from .fibrewise import project_round, repeat_rounds, seedless
+from .fibrewise import project_round, seedless
 
 __all__ = ["LEX", "DET", "SUBJ", "OBJ", "VERB", "ADJ", "ADVERB", "PREP", "PREP_P", "AREAS",
            "NOM", "ACC", "DAT", "SYNTACTIC_AREAS", "ENGLISH_LEXICON", "CATEGORY_RULES",
@@ -505,26 +507,27 @@ def lex_word(spec: B.BrainSpec, state: B.BrainState, num_words: int, min_overlap
 
     The word with the largest overlap wins (word ``i`` = LEX neurons ``i*k .. i*k + k - 1``).
     """
-    a = spec.area(LEX)
-    w = state.areas[LEX].winners
+    return _word_of_winners(state.areas[LEX].winners, spec.area(LEX).k, num_words, min_overlap)
+
+
+def _word_of_winners(w, k: int, num_words: int, min_overlap: float):
+    """:func:`lex_word` of LEX's winners ``w`` (int32[k'], PAD-padded; LEX cap ``k``)."""
     ok = w != B.PAD
-    counts = jnp.zeros((num_words,), jnp.int32).at[jnp.where(ok, w // a.k, num_words)].add(
+    counts = jnp.zeros((num_words,), jnp.int32).at[jnp.where(ok, w // k, num_words)].add(
         1, mode="drop")
     best = jnp.argmax(counts)
-    return jnp.where(counts[best] >= min_overlap * a.k, best, -1).astype(jnp.int32)
+    return jnp.where(counts[best] >= min_overlap * k, best, -1).astype(jnp.int32)
 
 
 _lex_word = jax.jit(lex_word, static_argnums=(0, 2, 3))
 
 
-def _run_ops(spec, ps, state, words, ops, fixed, loop=False, seed=None):
-    """The plan's neural operations on ``state`` (word ``i`` = ``words[i]``, an int or a
-    traced int32[]); ``fixed`` is the static set of fixed areas at the start; ``loop``:
-    repeated rounds as a ``fori_loop`` (inside a traced program) instead of host calls;
-    ``seed``: connectivity seed as data (default ``spec.seed``)."""
+def _run_ops(spec, ps, state, words, ops, fixed):
+    """The plan's neural operations on ``state``, one host call per round (word ``i`` =
+    ``words[i]``); ``fixed`` is the static set of fixed areas at the start."""
     fixed = set(fixed)
     for w, word_ops in zip(words, ops):
-        state = _activate_lex(spec, state, jnp.asarray(w, jnp.int32))
+        state = _activate_lex(spec, state, jnp.int32(w))
         fixed.add(LEX)
         for op in word_ops:
             if op[0] == "fix":
@@ -534,10 +537,9 @@ def _run_ops(spec, ps, state, words, ops, fixed, loop=False, seed=None):
                 state = B.clear(spec, state, op[1])
                 fixed.discard(op[1])
             else:
-                state = repeat_rounds(op[2], partial(project_round, spec, pm=op[1],
-                                                     fixed=frozenset(fixed), learn=True,
-                                                     hebb_density=ps.hebb_density, seed=seed),
-                                      state, loop)
+                for _ in range(op[2]):
+                    state = project_round(spec, state, op[1], frozenset(fixed), True,
+                                          ps.hebb_density)
     return state
 
 
@@ -584,21 +586,19 @@ def _readout_relations(order) -> tuple:
     return tuple(t for _, to in order for t in to if t != LEX)
 
 
-def _read_lex(spec: B.BrainSpec, ps: ParserSpec, state: B.BrainState, order, seed=None):
+def _read_lex(order, project, read, s):
     """LEX word indices of the readout (module doc): int32 arrays ``(head, dependent)`` per
-    dependency of ``_readout_relations(order)``, -1 where LEX is unreadable (pure)."""
-    s = B.set_plasticity(state, False)
-    for a in spec.areas:
-        s = B.unfix(s, a.name)
-    nw, mo = ps.num_assemblies, float(ps.min_overlap)
+    dependency of ``_readout_relations(order)``, -1 where LEX is unreadable. ``s``: the
+    brain (plasticity off, no area fixed), ``project(s, pm)``: one projection round without
+    learning, ``read(s)``: LEX's word (:func:`lex_word`)."""
     pairs = []
     for area, to in order:
-        s = project_round(spec, s, ((area, to),), learn=False, seed=seed)
-        head = _lex_word(spec, s, nw, mo)
+        s = project(s, ((area, to),))
+        head = read(s)
         for t in to:
             if t != LEX:
-                s = project_round(spec, s, ((t, (LEX,)),), learn=False, seed=seed)
-                pairs.append((head, _lex_word(spec, s, nw, mo)))
+                s = project(s, ((t, (LEX,)),))
+                pairs.append((head, read(s)))
     return pairs
 
 
@@ -612,19 +612,44 @@ def read_out(spec: B.BrainSpec, ps: ParserSpec, state: B.BrainState, fired: dict
     """The dependencies ``[(head word, dependent word, relation area)]`` read from the
     neurons (module doc); an unreadable LEX assembly gives ``None``."""
     order = _readout_order(fired, ps.grammar.readout)
-    return _dependencies(ps, order, _read_lex(spec, ps, state, order))
+    s = B.set_plasticity(state, False)
+    for a in spec.areas:
+        s = B.unfix(s, a.name)
+    nw, mo = ps.num_assemblies, float(ps.min_overlap)
+    pairs = _read_lex(order, lambda s, pm: project_round(spec, s, pm, learn=False),
+                      lambda s: _lex_word(spec, s, nw, mo), s)
+    return _dependencies(ps, order, pairs)
 
 
-@partial(jax.jit, static_argnames=("spec", "ps", "ops", "order", "fixed"))
-def _parse_program(spec, ps, state, words, seed, *, ops, order, fixed):
+@partial(jax.jit, static_argnames=("spec", "ps", "ops", "order", "fixed", "hebb_batch"))
+def _parse_program(spec, ps, state, words, seed, *, ops, order, fixed, hebb_batch="auto"):
     """Parse + readout of one sentence as one program (``ops``, ``order``, ``fixed``:
     static plan, readout schedule and initially fixed areas; ``words``: int32[W]; ``seed``:
-    uint32[] connectivity seed, used instead of the static specs' seeds).
+    uint32[] connectivity seed, used instead of the static specs' seeds). The rounds are
+    :func:`.batched.project_rounds` on the stacked winners and stores (the edits of
+    :func:`_run_ops` applied to ``state`` and copied into the stack; ``hebb_batch`` as
+    there).
     Returns ``(brain after the parse, LEX indices int32[D, 2] (head, dependent),
     store dropped total int32[], largest store size int32[])``."""
-    state = _run_ops(spec, ps, state, [words[i] for i in range(len(ops))], ops, fixed,
-                     True, seed)
-    pairs = _read_lex(spec, ps, state, order, seed)
+    st, fixed = BT.stack(spec, state), set(fixed)
+    for i, word_ops in enumerate(ops):
+        state = B.activate(spec, state, LEX, words[i])
+        st, fixed = BT.put_area(spec, st, state, LEX), fixed | {LEX}
+        for op in word_ops:
+            if op[0] == "fix":
+                state, fixed = B.fix(state, op[1]), fixed | {op[1]}
+            elif op[0] == "clear":
+                state, fixed = B.clear(spec, state, op[1]), fixed - {op[1]}
+                st = BT.put_area(spec, st, state, op[1])
+            else:
+                st = BT.project_rounds(spec, state, st, op[1], op[2], fixed, True,
+                                       ps.hebb_density, seed, hebb_batch)
+    state = BT.unstack(spec, state, st)
+    k_lex = spec.area(LEX).k
+    pairs = _read_lex(
+        order, lambda s, pm: BT.project_rounds(spec, state, s, pm, 1, learn=False, seed=seed),
+        lambda s: _word_of_winners(s.winners[BT.area_index(spec, LEX)], k_lex,
+                                   ps.num_assemblies, float(ps.min_overlap)), st)
     lex = (jnp.stack([jnp.stack(p) for p in pairs]) if pairs
            else jnp.zeros((0, 2), jnp.int32))
     dropped = sum(v.dropped for v in state.stores.values())
@@ -633,13 +658,15 @@ def _parse_program(spec, ps, state, words, seed, *, ops, order, fixed):
 
 
 def parse_and_read(spec: B.BrainSpec, ps: ParserSpec, state: B.BrainState, words,
-                   the_plan: Plan, fixed: frozenset | None = None):
+                   the_plan: Plan, fixed: frozenset | None = None, hebb_batch: str = "auto"):
     """:func:`parse` then :func:`read_out` as ONE jitted program (compiled once per plan;
     the word indices are data), bit-identical to the host-driven path.
 
     Arguments:
         spec, ps, state, words, the_plan: as in :func:`parse`.
         fixed: the areas fixed in ``state`` (default: read from ``state``, a host sync).
+        hebb_batch: how the rounds batch the Hebbian updates
+            (:func:`.batched.project_rounds`; the same result).
     Returns:
         ``(brain after the parse, dependencies, store dropped total, largest store size)``;
         the dependencies are as in :func:`read_out`; the last three are on the host (one
@@ -653,7 +680,8 @@ def parse_and_read(spec: B.BrainSpec, ps: ParserSpec, state: B.BrainState, words
     # the seed is data: one compilation per plan serves every seed
     st, lex, dropped, max_size = _parse_program(
         seedless(spec), seedless(ps), state, jnp.asarray(words, jnp.int32),
-        jnp.uint32(spec.seed), ops=the_plan.ops, order=order, fixed=fixed)
+        jnp.uint32(spec.seed), ops=the_plan.ops, order=order, fixed=fixed,
+        hebb_batch=hebb_batch)
     lex, dropped, max_size = jax.device_get((lex, dropped, max_size))
     return st, _dependencies(ps, order, lex), int(dropped), int(max_size)
 

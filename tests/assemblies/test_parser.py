@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxbrain.assemblies import batched as BT
 from jaxbrain.assemblies import brain as B
 from jaxbrain.assemblies import fibrewise as F
 from jaxbrain.assemblies import parser as P
@@ -101,28 +102,65 @@ def test_parse_without_plasticity_fails():
     assert not P.score(r["dependencies"], dict(P.TEST_SENTENCES)["cats chase mice"])["exact"]
 
 
-@pytest.mark.parametrize("sentence, seed, grammar", [
-    ("cats chase mice", 0, P.ENGLISH),
-    ("kota lyubit sobaka", 0, P.RUSSIAN),
-    pytest.param("cats run quickly", 1, P.ENGLISH, marks=pytest.mark.slow)])
-def test_single_program_equals_host_loop(sentence, seed, grammar):
-    """parse_and_read (parse + readout as one jitted program) gives the host-driven path's
-    brain and dependencies bit for bit."""
-    ps = _tiny(seed=seed, grammar=grammar)
+def _assert_same_tree(got, ref):
+    assert jax.tree_util.tree_structure(got) == jax.tree_util.tree_structure(ref)
+    for x, y in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(ref)):
+        assert np.asarray(x).dtype == np.asarray(y).dtype
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+@pytest.mark.parametrize("kcap, hebb_batch", [("top_k", "all"), ("blocks", "shape")])
+def test_batched_rounds_equal_per_fibre_rounds(kcap, hebb_batch):
+    """batched.project_rounds (the fibres and areas of a round stacked, rounds in a
+    fori_loop) equals fibrewise.project_round round by round, leaf by leaf: two computed
+    targets of one (n, k) with different numbers of fibres (padded sum), a fixed target
+    that only learns, a DET (smaller k) source and target, and Hebbian pair caps small
+    enough to drop synapses (counted in ``dropped``)."""
+    ps = _tiny(kcap=kcap, k=100)
+    spec = P.make_brain_spec(ps)
+    st = P.parse(spec, ps, B.init(spec), [0, 10, 2, 6], _plan("the big dogs chase", ps))
+    st = B.unfix(B.unfix(st, "SUBJ"), "DET")
+    pm = (("DET", ("DET", "SUBJ")), ("LEX", ("LEX", "SUBJ")), ("SUBJ", ("SUBJ", "VERB")),
+          ("VERB", ("OBJ", "VERB")))
+    fixed, density = frozenset({"LEX", "VERB"}), 0.02
+    ref = st
+    for _ in range(3):
+        ref = F.project_round(spec, ref, pm, fixed, hebb_density=density)
+    assert int(ref.stores["SUBJ->SUBJ"].dropped) > int(st.stores["SUBJ->SUBJ"].dropped)
+
+    @jax.jit
+    def run(s):
+        stk = BT.project_rounds(spec, s, BT.stack(spec, s), pm, 3, fixed, True, density,
+                                hebb_batch=hebb_batch)
+        return BT.unstack(spec, s, stk)
+
+    _assert_same_tree(run(st), ref)
+
+
+@pytest.mark.parametrize("sentence, seed, grammar, kcap, hebb_batch", [
+    ("cats chase mice", 0, P.ENGLISH, "top_k", "auto"),
+    ("kota lyubit sobaka", 0, P.RUSSIAN, "top_k", "auto"),
+    ("the big dogs chase the bad cats", 0, P.ENGLISH, "blocks", "all"),
+    pytest.param("the big dogs chase the bad cats", 0, P.ENGLISH, "blocks", "auto",
+                 marks=pytest.mark.slow),
+    pytest.param("cats run quickly", 1, P.ENGLISH, "top_k", "auto", marks=pytest.mark.slow)])
+def test_single_program_equals_host_loop(sentence, seed, grammar, kcap, hebb_batch):
+    """parse_and_read (parse + readout as one jitted program of batched rounds) gives the
+    host-driven path's brain and dependencies bit for bit ("auto" batches the Hebbian
+    updates by shape on the CPU; "all" is the accelerators' single padded batch)."""
+    ps = _tiny(seed=seed, grammar=grammar, kcap=kcap)
     spec = P.make_brain_spec(ps)
     st0 = B.init(spec)
     idx = [ps.assembly(w) for w in sentence.split()]
     pl = _plan(sentence, ps)
     ref = P.parse(spec, ps, st0, idx, pl)
     ref_deps = P.read_out(spec, ps, ref, pl.fired)
-    got, deps, dropped, max_size = P.parse_and_read(spec, ps, st0, idx, pl)
+    got, deps, dropped, max_size = P.parse_and_read(spec, ps, st0, idx, pl,
+                                                    hebb_batch=hebb_batch)
     assert deps == ref_deps and len(deps) == len(dict(grammar.sentences)[sentence])
     assert dropped == sum(int(s.dropped) for s in ref.stores.values())
     assert max_size == max(int(s.size) for s in ref.stores.values())
-    assert jax.tree_util.tree_structure(got) == jax.tree_util.tree_structure(ref)
-    for x, y in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(ref)):
-        assert np.asarray(x).dtype == np.asarray(y).dtype
-        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    _assert_same_tree(got, ref)
 
 
 def test_russian_plan_is_free_word_order():
