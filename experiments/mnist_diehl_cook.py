@@ -56,6 +56,10 @@ class Config:
     integration: str = param("exponential_euler", one_of("exponential_euler", "euler"),
                              "membrane and conductance step: exponential Euler, or forward "
                              "Euler (the paper's Brian default)")
+    rest: str = param("reset", one_of("reset", "decay"),
+                      "between images: reset to rest, or the paper's 150 ms rest without input "
+                      "(the membrane relaxes and carries over while training; evaluation starts "
+                      "from rest)")
     max_train_s: float = param(1e9, positive, "stop training after this many seconds")
     data_seed: int = param(0, None, "seed of the training-image shuffle")
     evaluate: bool = param(True, None, "label, test and plot after training (false: train only)")
@@ -108,6 +112,11 @@ def _progress(total, initial):
         return _P()
 
 
+def _saved(state) -> dict:
+    """What a checkpoint holds: the learned state's arrays (``v`` only with the decaying rest)."""
+    return {k: v for k, v in state._asdict().items() if v is not None}
+
+
 def train_order(cfg: Config) -> np.ndarray:
     """Indices of the training images in learning order (all epochs concatenated)."""
     return np.concatenate([np.random.default_rng([cfg.data_seed, e]).permutation(60000)[:cfg.n_train]
@@ -124,7 +133,7 @@ def run(cfg: Config, out: Path) -> dict:
     dynamics = cfg.dynamics if cfg.dynamics != "auto" else (
         "kernel" if jax.default_backend() == "gpu" else "scan")
     p = dc.DCParams(n_e=cfg.n_e, dt=cfg.dt, n_steps=int(round(cfg.t_present / cfg.dt)),
-                    unroll=cfg.unroll, dynamics=dynamics, integration=cfg.integration)
+                    unroll=cfg.unroll, dynamics=dynamics, integration=cfg.integration, rest=cfg.rest)
     tp0 = cfg.theta_plus[0]
     nets = ([(s, 32, tp0) for s in cfg.seeds] + [(cfg.seeds[0], b, tp0) for b in cfg.qat_bits]
             + [(cfg.seeds[0], 32, tp) for tp in cfg.theta_plus[1:]])
@@ -142,15 +151,16 @@ def run(cfg: Config, out: Path) -> dict:
     meta = {"nets": names, "n_e": cfg.n_e, "order_seed": cfg.data_seed, "n_train": cfg.n_train,
             "epochs": cfg.epochs, "t_present": cfg.t_present, "dt": cfg.dt,
             "theta": "paper: init 20 mV, offset 20 mV, exact decay", "theta_plus": list(cfg.theta_plus)}  # older: theta from 0
-    if cfg.integration != "exponential_euler":   # (absent from checkpoints made before the option)
-        meta["integration"] = cfg.integration
+    for key, default in (("integration", "exponential_euler"), ("rest", "reset")):
+        if getattr(cfg, key) != default:   # (absent from checkpoints made before the option)
+            meta[key] = getattr(cfg, key)
     done = 0
     if ckpt.latest_step() is not None:
         saved = json.loads((Path(out) / "ckpt_meta.json").read_text())
         if saved != meta:
             raise ValueError(f"checkpoint in {out}/ckpt was made by another config: {saved} != {meta}")
-        restored = ckpt.restore({"w": state.w, "theta": state.theta})
-        state = dc.DCState(jnp.asarray(restored["w"]), jnp.asarray(restored["theta"]))
+        restored = ckpt.restore(_saved(state))
+        state = dc.DCState(**{k: jnp.asarray(a) for k, a in restored.items()})
         done = int(ckpt.latest_step())
         print(f"resumed from image {done} of {total}")
     (Path(out) / "ckpt_meta.json").write_text(json.dumps(meta))
@@ -184,10 +194,10 @@ def run(cfg: Config, out: Path) -> dict:
         bar.set_postfix(spikes=f"{float(jnp.mean(jnp.sum(counts, -1))):.1f}",
                         theta=f"{float(jnp.mean(state.theta)):.2f}")
         if done - last_ckpt >= cfg.checkpoint_every or done == total:
-            ckpt.save(done, {"w": state.w, "theta": state.theta})
+            ckpt.save(done, _saved(state))
             last_ckpt = done
         if time.perf_counter() - t_start > cfg.max_train_s and done < total:
-            ckpt.save(done, {"w": state.w, "theta": state.theta})
+            ckpt.save(done, _saved(state))
             stopped_early = True
             break
     bar.close()
@@ -200,7 +210,9 @@ def run(cfg: Config, out: Path) -> dict:
         "epochs_planned": cfg.epochs, "stopped_early_by_time_budget": stopped_early,
         "label_images": cfg.n_label, "label_source": "training set (first n_label images)",
         "test_images": cfg.n_test, "t_present_ms": cfg.t_present, "dt_ms": cfg.dt,
-        "rest": "state reset between images (theta kept)", "input_rate": "pixel/4 Hz at intensity 2",
+        "rest": ("state reset between images (theta kept)" if cfg.rest == "reset" else
+                 "150 ms without input: the membrane relaxes and carries over (training); "
+                 "evaluation from rest"), "input_rate": "pixel/4 Hz at intensity 2",
         "integration": cfg.integration,
         "train_images_this_call": n_trained - start,
         "mean_presentations_per_image_this_call": attempts_sum / max(n_trained - start, 1),

@@ -104,6 +104,9 @@ class DCParams:
             exponential-Euler step gives 1.27x that for E and 1.13x for I at dt 0.5 ms; but a
             large inhibitory volley makes Euler overshoot past E_in and the layer synchronises:
             400 neurons fall to chance within 500 images, docs/plasticity.md) (static).
+        rest: ``"reset"`` (every presentation starts from rest) or ``"decay"`` (the paper's
+            ``t_rest`` without input: the excitatory membrane relaxes from where the
+            presentation left it and carries over, :func:`_relax`) (static).
         dt: time step, ms.
         n_steps: steps per presentation (static; 700 = 350 ms at dt 0.5).
         exc, inh: LIF parameters; ``exc.v_th`` is the base threshold (``theta - theta_offset``
@@ -131,6 +134,7 @@ class DCParams:
     unroll: int = struct.field(pytree_node=False, default=1)
     dynamics: str = struct.field(pytree_node=False, default="scan")
     integration: str = struct.field(pytree_node=False, default="exponential_euler")
+    rest: str = struct.field(pytree_node=False, default="reset")
     dt: float = 0.5
     exc: LIFParams = struct.field(default_factory=_exc)
     inh: LIFParams = struct.field(default_factory=_inh)
@@ -155,9 +159,12 @@ class DCParams:
 
 class DCState(NamedTuple):
     """Learned state: input weights ``w`` (n_input, n_e) and adaptive thresholds ``theta``
-    (n_e,) mV (the paper's theta: the threshold is ``exc.v_th + theta - theta_offset``)."""
+    (n_e,) mV (the paper's theta: the threshold is ``exc.v_th + theta - theta_offset``);
+    with ``rest = "decay"`` also ``v`` (n_e,) mV, the excitatory membrane at the start of the
+    next presentation (``None`` otherwise)."""
     w: Float[Array, "n_input n_e"]
     theta: Float[Array, "n_e"]
+    v: Float[Array, "n_e"] | None = None
 
 
 def init(params: DCParams, seed) -> DCState:
@@ -165,7 +172,8 @@ def init(params: DCParams, seed) -> DCState:
     i = jnp.arange(params.n_input, dtype=jnp.uint32)[:, None]
     j = jnp.arange(params.n_e, dtype=jnp.uint32)[None, :]
     w = params.w_init * (rng.uniform(seed, 7, i, j) + 0.01)
-    return DCState(w.astype(jnp.float32), jnp.full((params.n_e,), params.theta_init, jnp.float32))
+    v = jnp.full((params.n_e,), params.exc.v_rest, jnp.float32) if params.rest == "decay" else None
+    return DCState(w.astype(jnp.float32), jnp.full((params.n_e,), params.theta_init, jnp.float32), v)
 
 
 def last_spike_trace(spikes: Float[Array, "T n"], tau, dt) -> Float[Array, "T n"]:
@@ -215,6 +223,10 @@ def _theta_decay(theta, t_ms, tau):
     return theta + theta * jnp.expm1(-t_ms / tau)
 
 
+def _neuron(params: DCParams):
+    return lif_conductance_euler if params.integration == "euler" else lif_conductance
+
+
 def _step(params: DCParams, theta, learn: bool, carry, d, dec, i_total=None):
     """One time step of E and I: ``d`` the input drive (n_e,), ``dec`` the decay
     ``expm1(-t dt / tau_theta)`` of theta since the presentation began, ``i_total`` the
@@ -229,7 +241,7 @@ def _step(params: DCParams, theta, learn: bool, carry, d, dec, i_total=None):
     # (Brian's order: every group integrates, then every spike increments its targets)
     i_total = jnp.sum(s_i) if i_total is None else i_total
     e = e._replace(g_in=e.g_in + params.w_ie * (i_total - s_i))
-    neuron = lif_conductance_euler if params.integration == "euler" else lif_conductance
+    neuron = _neuron(params)
     e, s_e = neuron.step(exc.replace(v_th=exc.v_th + th), e, d, z, 0.0, params.dt)
     i, s_i = neuron.step(inh, i, params.w_ei * s_e, z, 0.0, params.dt)
     if learn:
@@ -237,28 +249,33 @@ def _step(params: DCParams, theta, learn: bool, carry, d, dec, i_total=None):
     return (e, i, s_i, inc), s_e
 
 
-def _carry0(params: DCParams, n: int):
+def _carry0(params: DCParams, v0):
+    """Start of a presentation: all at rest, conductances and counts zero, the excitatory
+    membrane at ``v0`` (n,)."""
+    n = v0.shape[0]
     z = jnp.zeros((n,), jnp.float32)
-    return lif_conductance.init(params.exc, n), lif_conductance.init(params.inh, n), z, z
+    return lif_conductance.init(params.exc, n, v0), lif_conductance.init(params.inh, n), z, z
 
 
-def _scan_dynamics(params: DCParams, drive, theta, dk, learn: bool):
+def _scan_dynamics(params: DCParams, drive, theta, dk, learn: bool, v0):
     def body(carry, x):
         return _step(params, theta, learn, carry, *x)
-    _, s_e = jax.lax.scan(body, _carry0(params, params.n_e), (drive, dk), unroll=params.unroll)
-    return s_e
+    (e, _, _, _), s_e = jax.lax.scan(body, _carry0(params, v0), (drive, dk), unroll=params.unroll)
+    return s_e, e
 
 
 KERNEL_BLOCK = 256   # neurons per program of the training kernel (H100: 25 programs at 6,400)
 MAX_PROGRAMS = 128   # programs of all networks together that must be resident at once
 
 
-def _dynamics_kernel(p_ref, dk_ref, theta_ref, drive_ref, count_ref, s_ref, count_out, *,
-                     treedef, n_leaves, learn, block, programs):
+def _dynamics_kernel(p_ref, dk_ref, theta_ref, drive_ref, count_ref, v0_ref, s_ref, count_out,
+                     v_out, g_ex_out, g_in_out, refr_out, *, treedef, n_leaves, learn, block,
+                     programs):
     """Program ``pid`` advances neurons ``[pid * block, (pid + 1) * block)`` over the whole
     presentation, their state in registers. After each step it adds its inhibitory spike
     count (times 256) plus one to ``count[t]`` and waits until all ``programs`` have arrived:
-    the total is the next step's inhibitory input."""
+    the total is the next step's inhibitory input. The excitatory state starts at ``v0`` and
+    its end (v, conductances, refractory counts) is written out."""
     from jax.experimental.pallas import triton as plt
     del count_out  # the same buffer as count_ref
     params = jax.tree.unflatten(treedef, [p_ref[k] for k in range(n_leaves)])
@@ -277,10 +294,12 @@ def _dynamics_kernel(p_ref, dk_ref, theta_ref, drive_ref, count_ref, s_ref, coun
                                      lambda v: plt.atomic_add(count_ref, t, 0), arrived)
         return carry, (arrived >> 8).astype(jnp.float32)
 
-    jax.lax.fori_loop(0, drive_ref.shape[0], body, (_carry0(params, block), jnp.float32(0.0)))
+    (e, _, _, _), _ = jax.lax.fori_loop(0, drive_ref.shape[0], body,
+                                        (_carry0(params, v0_ref[cols]), jnp.float32(0.0)))
+    v_out[cols], g_ex_out[cols], g_in_out[cols], refr_out[cols] = e.v, e.g_ex, e.g_in, e.refractory
 
 
-def _kernel_dynamics(params: DCParams, drive, theta, dk, learn: bool):
+def _kernel_dynamics(params: DCParams, drive, theta, dk, learn: bool, v0):
     """:func:`_scan_dynamics` as one Pallas (Triton) kernel per network and presentation: the
     700 steps in one launch, the E and I state in registers, instead of a few kernel
     launches per step (the scan is launch-bound on a GPU). Learning, the neurons are split
@@ -306,19 +325,22 @@ def _kernel_dynamics(params: DCParams, drive, theta, dk, learn: bool):
     pvec = jnp.pad(pvec, (0, (1 << (len(leaves) - 1).bit_length()) - len(leaves)))
     drive = jnp.pad(drive, ((0, 0), (0, n_pad - n)))
     theta = jnp.pad(theta, (0, n_pad - n), constant_values=params.theta_offset)
+    v0 = jnp.pad(v0, (0, n_pad - n), constant_values=params.exc.v_rest)
     # the barrier's counters (one per step), made from a per-network value so that under
     # vmap every network gets its own
     count = jnp.zeros(drive.shape[:1], jnp.int32) + (theta[0] * 0).astype(jnp.int32)
     kernel = functools.partial(_dynamics_kernel, treedef=treedef, n_leaves=len(leaves), learn=learn,
                                block=block, programs=programs)
-    s_e, _ = pl.pallas_call(
+    f32 = jax.ShapeDtypeStruct(v0.shape, jnp.float32)
+    s_e, _, v, g_ex, g_in, refr = pl.pallas_call(
         kernel, grid=(programs,), interpret=interpret,
-        out_shape=(jax.ShapeDtypeStruct(drive.shape, jnp.float32), jax.ShapeDtypeStruct(count.shape, jnp.int32)),
+        out_shape=(jax.ShapeDtypeStruct(drive.shape, jnp.float32), jax.ShapeDtypeStruct(count.shape, jnp.int32),
+                   f32, f32, f32, jax.ShapeDtypeStruct(v0.shape, jnp.int32)),
         input_output_aliases={4: 1},
         compiler_params=None if interpret else plt.CompilerParams(
             num_warps=min(32, max(4, block // 256)), num_stages=1),
-    )(pvec, dk, theta, drive, count)
-    return s_e[:, :n]
+    )(pvec, dk, theta, drive, count, v0)
+    return s_e[:, :n], LIFState(v[:n], g_ex[:n], g_in[:n], refr[:n])
 
 
 def _kernel_layout(n: int, split: bool) -> tuple[int, int]:
@@ -332,8 +354,9 @@ def _kernel_layout(n: int, split: bool) -> tuple[int, int]:
     return max(32, 1 << (n - 1).bit_length()), 1
 
 
-def _dynamics(params: DCParams, drive, theta, learn: bool):
-    """Run E and I populations over one presentation; returns (E spikes (T, n_e), theta).
+def _dynamics(params: DCParams, drive, theta, learn: bool, v0=None):
+    """Run E and I populations over one presentation from the excitatory membrane ``v0``
+    (default: rest); returns (E spikes (T, n_e), theta, the E state at the end).
 
     Learning: the threshold at step ``t`` is ``theta0 exp(-t dt / tau_theta)`` plus
     ``theta_plus`` per spike fired so far in this presentation; the returned theta is the
@@ -352,14 +375,18 @@ def _dynamics(params: DCParams, drive, theta, learn: bool):
     if params.integration not in ("exponential_euler", "euler"):
         raise ValueError(f"DCParams.integration = {params.integration!r} is not allowed; "
                          f"allowed: 'exponential_euler', 'euler'")
+    if params.rest not in ("reset", "decay"):
+        raise ValueError(f"DCParams.rest = {params.rest!r} is not allowed; allowed: 'reset', 'decay'")
+    if v0 is None:
+        v0 = jnp.full((params.n_e,), params.exc.v_rest, jnp.float32)
     run = _scan_dynamics if params.dynamics == "scan" else _kernel_dynamics
-    s_e = run(params, drive, theta, dk, learn)
+    s_e, e_end = run(params, drive, theta, dk, learn, v0)
     if learn:
         T = params.n_steps
         late = jnp.expm1(-(T - 1 - t) * params.dt / params.tau_theta)   # (T,) decay after step t
         inc = params.theta_plus * (jnp.sum(s_e, axis=0) + jnp.sum(s_e * late[:, None], axis=0))
         theta = _theta_decay(theta, T * params.dt, params.tau_theta) + inc
-    return s_e, theta
+    return s_e, theta, e_end
 
 
 def present(params: DCParams, state: DCState, image: Int[Array, "n_input"], seed, stream,
@@ -373,13 +400,13 @@ def present(params: DCParams, state: DCState, image: Int[Array, "n_input"], seed
     s_in = _input_spikes(params, image, intensity, seed, stream, image_id, attempt)
     x_in = s_in * _stp_release(params, s_in) if params.stp_on else s_in
     drive = jnp.matmul(x_in, w_fwd, precision=jax.lax.Precision.HIGHEST)      # (T, n_e)
-    s_e, theta = _dynamics(params, drive, state.theta, learn)
+    s_e, theta, e_end = _dynamics(params, drive, state.theta, learn, state.v)
     counts = jnp.sum(s_e, axis=0)
     if not learn:
         return counts, state
     pot, dep = stdp_window(params.stdp, s_in, s_e, params.dt)
     w = w_norm + bounded_change(w_norm, pot, dep, params.stdp)
-    return counts, DCState(w, theta)
+    return counts, DCState(w, theta, _relax(params, e_end) if params.rest == "decay" else None)
 
 
 def stdp_window(p: DiehlCookParams, s_in: Float[Array, "T n_pre"], s_e: Float[Array, "T n_post"],
@@ -398,6 +425,25 @@ def stdp_window(p: DiehlCookParams, s_in: Float[Array, "T n_pre"], s_e: Float[Ar
 
 def _rest(params: DCParams, state: DCState) -> DCState:
     return state._replace(theta=_theta_decay(state.theta, params.t_rest, params.tau_theta))
+
+
+REST_STEPPED_MS = 20.0   # of the rest, stepped while the synaptic conductances decay
+
+
+def _relax(params: DCParams, e: LIFState) -> Float[Array, "n_e"]:
+    """The excitatory membrane after ``t_rest`` ms without input (``rest = "decay"``), from
+    the state ``e`` at the end of a presentation: the first ``REST_STEPPED_MS`` stepped with
+    the conductances decaying (refractory neurons held at reset; no spikes: the threshold is
+    not tested during the rest), then the leak alone in closed form (the conductances are
+    down to exp(-20) of their end value by then)."""
+    p = params.exc
+    n_step = jnp.round(jnp.minimum(REST_STEPPED_MS, params.t_rest) / params.dt).astype(jnp.int32)
+    quiet = p.replace(v_th=jnp.inf)
+    z = jnp.zeros_like(e.v)
+    step = _neuron(params).step
+    e = jax.lax.fori_loop(0, n_step, lambda _, st: step(quiet, st, z, z, 0.0, params.dt)[0], e)
+    left = params.t_rest - n_step * params.dt
+    return p.v_rest + (e.v - p.v_rest) * jnp.exp(-left / p.tau_m)
 
 
 def _show(params: DCParams, state: DCState, image, seed, stream, image_id, learn: bool):

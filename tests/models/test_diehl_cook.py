@@ -12,6 +12,7 @@ import pytest
 
 from jaxbrain.datasets.mnist import load_mnist
 from jaxbrain.models import diehl_cook as dc
+from jaxbrain.neurons import LIFState
 from jaxbrain.plasticity import DiehlCookParams, accumulate, bump, decay, diehl_cook_stdp
 
 
@@ -45,7 +46,7 @@ def test_theta_decay_is_exact_in_float32():
     p = dc.DCParams(n_e=8, n_steps=700)
     theta0 = jnp.asarray([0.0, 0.3, 1.1, 5.0, 17.0, 30.0, 63.0, 100.0], jnp.float32)
     drive = jnp.zeros((p.n_steps, p.n_e), jnp.float32).at[::7, :4].set(60.0)  # some neurons spike
-    s_e, theta = jax.jit(dc._dynamics, static_argnums=3)(p, drive, theta0, True)
+    s_e, theta, _ = jax.jit(dc._dynamics, static_argnums=3)(p, drive, theta0, True)
     s = np.asarray(s_e, np.float64)
     assert s[:, :4].sum() > 10 and s[:, 4:].sum() == 0
     d = np.exp(-p.dt / p.tau_theta)
@@ -80,25 +81,32 @@ def test_learning_beats_chance_on_real_mnist(tmp_path):
     assert (tmp_path / "receptive_fields.png").is_file() and (tmp_path / "confusion.png").is_file()
 
 
-def _ckpt(tmp):
+def _ckpt(tmp, rest="reset"):
     from jaxbrain.checkpoint import Checkpointer
     c = Checkpointer(Path(tmp) / "ckpt")
     like = {"w": np.zeros((1, 784, 40), np.float32), "theta": np.zeros((1, 40), np.float32)}
+    if rest == "decay":
+        like["v"] = np.zeros((1, 40), np.float32)
     return c.latest_step(), c.restore(like)
 
 
-def test_resume_continues_exactly(tmp_path):
-    run = dict(n_train=200, checkpoint_every=100, evaluate=False)
+@pytest.mark.parametrize("rest", ["reset", "decay"])
+def test_resume_continues_exactly(tmp_path, rest):
+    """A run cut after its first chunk and resumed ends with the uninterrupted run's state to
+    the bit (with the decaying rest the carried membrane travels in the checkpoint too)."""
+    run = dict(n_train=200, checkpoint_every=100, evaluate=False, rest=rest)
     _run(tmp_path / "straight", **run)
     s1 = _run(tmp_path / "cut", **run, max_train_s=1e-9)       # stops after the first chunk
     assert s1["metrics"]["protocol"]["train_images_learned"] == 100
     s2 = _run(tmp_path / "cut", **run)                          # resumes from image 100
     assert s2["metrics"]["protocol"]["train_images_learned"] == 200
-    step_a, a = _ckpt(tmp_path / "straight")
-    step_b, b = _ckpt(tmp_path / "cut")
+    step_a, a = _ckpt(tmp_path / "straight", rest)
+    step_b, b = _ckpt(tmp_path / "cut", rest)
     assert step_a == step_b == 200
-    np.testing.assert_array_equal(np.asarray(a["w"]), np.asarray(b["w"]))
-    np.testing.assert_array_equal(np.asarray(a["theta"]), np.asarray(b["theta"]))
+    for k in a:
+        np.testing.assert_array_equal(np.asarray(a[k]), np.asarray(b[k]))
+    if rest == "decay":
+        assert float(np.abs(np.asarray(a["v"]) + 65.0).max()) > 0.1
     assert float(np.abs(np.asarray(a["theta"])).max()) > 0      # it did learn something
 
 
@@ -121,24 +129,48 @@ def test_vmapped_theta_plus_equals_separate_networks():
     assert float(both.theta[1].max()) > float(both.theta[0].max())
 
 
-def test_dynamics_kernel_in_interpreter_equals_scan():
+@pytest.mark.parametrize("rest", ["reset", "decay"])
+def test_dynamics_kernel_in_interpreter_equals_scan(rest):
     """The one-program-per-presentation kernel runs the scan's operations: in the Pallas
-    interpreter, networks vmapped over theta_plus learn the same weights and thresholds to
-    the bit, and the frozen responses (vmapped over images) are the same counts."""
+    interpreter, networks vmapped over theta_plus learn the same weights and thresholds (and,
+    with the decaying rest, carry the same membrane) to the bit, and the frozen responses
+    (vmapped over images) are the same counts."""
     images = jnp.asarray(load_mnist("train", n=4)[0])
     ids = jnp.arange(4, dtype=jnp.uint32)
     seeds = jnp.asarray([3, 4], jnp.uint32)
     out = {}
     for dyn in ("scan", "interpret"):
-        p = dc.DCParams(n_e=40, n_steps=120, max_tries=3, dynamics=dyn)
+        p = dc.DCParams(n_e=40, n_steps=120, max_tries=3, dynamics=dyn, rest=rest)
         st = jax.vmap(lambda s: dc.init(p, s))(seeds)
         learned, counts, _ = dc.train_networks(p, jnp.full((2,), 32.0), seeds, st, images, ids,
                                                jnp.asarray([0.05, 1.0], jnp.float32))
         frozen = dc.respond_jit(p, jax.tree.map(lambda a: a[0], learned), images, ids, 1)
         out[dyn] = (learned, counts, frozen)
     assert float(out["scan"][1].sum()) > 0
+    if rest == "decay":
+        assert float(jnp.max(jnp.abs(out["scan"][0].v - p.exc.v_rest))) > 0.1
     jax.tree.map(lambda a, b: np.testing.assert_array_equal(np.asarray(a), np.asarray(b)),
                  out["scan"], out["interpret"])
+
+
+def test_rest_decay_relaxes_the_membrane():
+    """Over the 150 ms rest without conductances the membrane relaxes with the leak alone
+    (v_rest + (v - v_rest) e^-1.5, stepped part and closed-form part together); an
+    inhibitory conductance left at the end pulls it further down; refractory neurons are held
+    at reset while their count runs; nothing fires (a neuron left above threshold included)."""
+    p = dc.DCParams(n_e=4, rest="decay")
+    v = jnp.asarray([-100.0, -80.0, -40.0, -80.0])
+    e = LIFState(v, jnp.zeros(4), jnp.asarray([0.0, 0.0, 0.0, 17.0]), jnp.asarray([0, 0, 0, 0], jnp.int32))
+    got = np.asarray(jax.jit(dc._relax)(p, e))
+    leak = -65.0 + (np.asarray(v) + 65.0) * np.exp(-150.0 / 100.0)
+    np.testing.assert_allclose(got[:3], leak[:3], rtol=1e-5)
+    assert got[3] < leak[3] - 1.0
+    held = np.asarray(jax.jit(dc._relax)(p, e._replace(v=jnp.full(4, -65.0),
+                                                        refractory=jnp.full(4, 8, jnp.int32))))
+    np.testing.assert_allclose(held[:3], -65.0, atol=1e-5)
+    with pytest.raises(ValueError, match="allowed: 'reset', 'decay'"):
+        q = dc.DCParams(n_e=8, n_steps=10, rest="pause")
+        dc.present(q, dc.init(q, 0), jnp.zeros(784, jnp.uint8), 0, 0, 0, 0, 2.0, True)
 
 
 def test_field_sharpness_separates_crisp_from_flat_fields():
