@@ -17,8 +17,11 @@ fewer than ``min_spikes`` spikes the image is shown again with intensity + 1 (at
 ``max_tries`` presentations). Differences from the paper's code, chosen for speed and stated
 here once:
 
-* the 150 ms rest between images is replaced by resetting membrane, conductances and traces
-  to rest (the paper's rest lets them decay; the threshold theta is kept, with its exact decay);
+* by default (``rest = "reset"``) the 150 ms rest between images is replaced by resetting
+  membrane, conductances and traces to rest (the threshold theta is kept, with its exact
+  decay); ``rest = "decay"`` lets the excitatory membrane relax over the rest as in the paper
+  and carries it into the next presentation (:func:`_relax`; conductances, traces and the
+  inhibitory neurons are back at rest after 150 ms to within exp(-7.5));
 * within one presentation the STDP changes are accumulated and applied at its end (the rule
   is exactly the online rule with the weights held fixed over the 350 ms; see
   :func:`jaxbrain.plasticity.accumulate`); the threshold theta adapts online, per spike;
