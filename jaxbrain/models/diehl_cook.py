@@ -271,16 +271,16 @@ KERNEL_BLOCK = 256   # neurons per program of the training kernel (H100: 25 prog
 MAX_PROGRAMS = 128   # programs of all networks together that must be resident at once
 
 
-def _dynamics_kernel(p_ref, dk_ref, theta_ref, drive_ref, count_ref, v0_ref, s_ref, count_out,
-                     v_out, g_ex_out, g_in_out, refr_out, *, treedef, n_leaves, learn, block,
-                     programs):
+def _dynamics_kernel(p_ref, dk_ref, theta_ref, drive_ref, count_ref, *refs, treedef, n_leaves,
+                     learn, block, programs, carry_state):
     """Program ``pid`` advances neurons ``[pid * block, (pid + 1) * block)`` over the whole
     presentation, their state in registers. After each step it adds its inhibitory spike
     count (times 256) plus one to ``count[t]`` and waits until all ``programs`` have arrived:
-    the total is the next step's inhibitory input. The excitatory state starts at ``v0`` and
-    its end (v, conductances, refractory counts) is written out."""
+    the total is the next step's inhibitory input. With ``carry_state`` (``rest = "decay"``)
+    the refs are ``v0, s, count, v, g_ex, g_in, refractory``: the excitatory membrane starts
+    at ``v0`` and its end state is written out; otherwise ``s, count`` and it starts at rest."""
     from jax.experimental.pallas import triton as plt
-    del count_out  # the same buffer as count_ref
+    s_ref = refs[1] if carry_state else refs[0]   # (the count output is count_ref's buffer)
     params = jax.tree.unflatten(treedef, [p_ref[k] for k in range(n_leaves)])
     cols = pl.ds(pl.program_id(0) * block, block)
     theta = theta_ref[cols]
@@ -297,9 +297,12 @@ def _dynamics_kernel(p_ref, dk_ref, theta_ref, drive_ref, count_ref, v0_ref, s_r
                                      lambda v: plt.atomic_add(count_ref, t, 0), arrived)
         return carry, (arrived >> 8).astype(jnp.float32)
 
+    v0 = refs[0][cols] if carry_state else jnp.full((block,), params.exc.v_rest, jnp.float32)
     (e, _, _, _), _ = jax.lax.fori_loop(0, drive_ref.shape[0], body,
-                                        (_carry0(params, v0_ref[cols]), jnp.float32(0.0)))
-    v_out[cols], g_ex_out[cols], g_in_out[cols], refr_out[cols] = e.v, e.g_ex, e.g_in, e.refractory
+                                        (_carry0(params, v0), jnp.float32(0.0)))
+    if carry_state:
+        for ref, x in zip(refs[3:], (e.v, e.g_ex, e.g_in, e.refractory)):
+            ref[cols] = x
 
 
 def _kernel_dynamics(params: DCParams, drive, theta, dk, learn: bool, v0):
@@ -332,18 +335,21 @@ def _kernel_dynamics(params: DCParams, drive, theta, dk, learn: bool, v0):
     # the barrier's counters (one per step), made from a per-network value so that under
     # vmap every network gets its own
     count = jnp.zeros(drive.shape[:1], jnp.int32) + (theta[0] * 0).astype(jnp.int32)
+    carry_state = params.rest == "decay"
     kernel = functools.partial(_dynamics_kernel, treedef=treedef, n_leaves=len(leaves), learn=learn,
-                               block=block, programs=programs)
+                               block=block, programs=programs, carry_state=carry_state)
     f32 = jax.ShapeDtypeStruct(v0.shape, jnp.float32)
-    s_e, _, v, g_ex, g_in, refr = pl.pallas_call(
+    end = (f32, f32, f32, jax.ShapeDtypeStruct(v0.shape, jnp.int32)) if carry_state else ()
+    out = pl.pallas_call(
         kernel, grid=(programs,), interpret=interpret,
-        out_shape=(jax.ShapeDtypeStruct(drive.shape, jnp.float32), jax.ShapeDtypeStruct(count.shape, jnp.int32),
-                   f32, f32, f32, jax.ShapeDtypeStruct(v0.shape, jnp.int32)),
+        out_shape=(jax.ShapeDtypeStruct(drive.shape, jnp.float32),
+                   jax.ShapeDtypeStruct(count.shape, jnp.int32)) + end,
         input_output_aliases={4: 1},
         compiler_params=None if interpret else plt.CompilerParams(
             num_warps=min(32, max(4, block // 256)), num_stages=1),
-    )(pvec, dk, theta, drive, count, v0)
-    return s_e[:, :n], LIFState(v[:n], g_ex[:n], g_in[:n], refr[:n])
+    )(pvec, dk, theta, drive, count, *((v0,) if carry_state else ()))
+    e_end = LIFState(*(x[:n] for x in out[2:])) if carry_state else None
+    return out[0][:, :n], e_end
 
 
 def _kernel_layout(n: int, split: bool) -> tuple[int, int]:
