@@ -43,7 +43,7 @@ import numpy as np
 from .. import sparse_delta as sd
 from . import brain as B
 from . import implicit
-from .fibrewise import _hebb_cap
+from .fibrewise import _hebb_cap, _opaque   # each stage compiles as the per-fibre kernel
 from .kcap import k_cap
 
 __all__ = ["Stacked", "stack", "unstack", "area_index", "put_area", "project_rounds"]
@@ -181,11 +181,6 @@ def _layout(spec: B.BrainSpec, pm, fixed, hebb_density: float, hebb_batch: str) 
         np.array([implicit.p_threshold(f.p) for _, f in pairs], np.uint32),
         np.array([_hebb_cap(spec, f.src, t, hebb_density) for t, f in pairs], np.int32),
         sorted(inputs.items()), targets, sorted(hebb.items()))
-
-
-def _opaque(*args):
-    """As :func:`.fibrewise._opaque`: each stage compiles as the per-fibre kernel would."""
-    return jax.lax.optimization_barrier(args)
 
 
 def _counts(w, n, fid, seed, *, p, n_dst):

@@ -67,7 +67,8 @@ from jaxtyping import Array, Float
 from .. import rng
 from ..config import ConfigError
 
-__all__ = ["MODULES", "WIRING", "FEEDFORWARD", "SEQUENTIAL_STAGES", "BrainSpec", "SCALES", "Connectivity", "build_connectivity",
+__all__ = ["MODULES", "WIRING", "FEEDFORWARD", "SEQUENTIAL_STAGES", "BrainSpec", "SCALES",
+           "Connectivity", "build_connectivity",
            "NeuronConsts", "neuron_consts", "ModState", "init_state", "substep",
            "synaptic_input", "stage_input", "EventPlan", "make_event_plan", "projection_columns",
            "active_lists", "event_overflow", "flat_weights", "local_sources", "LANES", "pack_spikes",

@@ -331,15 +331,15 @@ def _kernel_dynamics(params: DCParams, drive, theta, dk, learn: bool, v0):
     pvec = jnp.pad(pvec, (0, (1 << (len(leaves) - 1).bit_length()) - len(leaves)))
     drive = jnp.pad(drive, ((0, 0), (0, n_pad - n)))
     theta = jnp.pad(theta, (0, n_pad - n), constant_values=params.theta_offset)
-    v0 = jnp.pad(v0, (0, n_pad - n), constant_values=params.exc.v_rest)
     # the barrier's counters (one per step), made from a per-network value so that under
     # vmap every network gets its own
     count = jnp.zeros(drive.shape[:1], jnp.int32) + (theta[0] * 0).astype(jnp.int32)
     carry_state = params.rest == "decay"
+    v0 = jnp.pad(v0, (0, n_pad - n), constant_values=params.exc.v_rest) if carry_state else None
     kernel = functools.partial(_dynamics_kernel, treedef=treedef, n_leaves=len(leaves), learn=learn,
                                block=block, programs=programs, carry_state=carry_state)
-    f32 = jax.ShapeDtypeStruct(v0.shape, jnp.float32)
-    end = (f32, f32, f32, jax.ShapeDtypeStruct(v0.shape, jnp.int32)) if carry_state else ()
+    f32 = jax.ShapeDtypeStruct((n_pad,), jnp.float32)
+    end = (f32, f32, f32, jax.ShapeDtypeStruct((n_pad,), jnp.int32)) if carry_state else ()
     out = pl.pallas_call(
         kernel, grid=(programs,), interpret=interpret,
         out_shape=(jax.ShapeDtypeStruct(drive.shape, jnp.float32),
