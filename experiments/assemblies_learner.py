@@ -104,7 +104,8 @@ def run(cfg: Config, out: Path) -> dict:
                        w_max=cfg.w_max if cfg.w_max > 0 else math.inf)
     spec = L.make_spec(ls)
     state = B.init(spec)
-    tr = jax.jit(lambda s, a, b: L.train(spec, ls, s, a, b))
+    drive = L.fixed_drive(spec, ls)   # the fixed assemblies' hashed input, once
+    tr = jax.jit(lambda s, a, b, d: L.train(spec, ls, s, a, b, d))
     te = jax.jit(lambda s: L.test_words(spec, ls, s))
     sampler = L.SentenceSampler(cfg.num_nouns, cfg.num_verbs, cfg.sampling, cfg.seed)
     counts = np.zeros(len(words), int)
@@ -115,7 +116,7 @@ def run(cfg: Config, out: Path) -> dict:
     done = 0
     t_compile = time.perf_counter()
     zeros = np.zeros(cfg.test_every, np.int32)
-    tr = tr.lower(state, zeros, zeros).compile()   # compile only (no warm-up training)
+    tr = tr.lower(state, zeros, zeros, drive).compile()   # compile only (no warm-up training)
     te = te.lower(state).compile()
     t_compile = time.perf_counter() - t_compile
     while done < cfg.max_sentences:
@@ -123,7 +124,7 @@ def run(cfg: Config, out: Path) -> dict:
         np.add.at(counts, a, 1)
         np.add.at(counts, cfg.num_nouns + b, 1)
         t0 = time.perf_counter()
-        state = jax.block_until_ready(tr(state, a, b))
+        state = jax.block_until_ready(tr(state, a, b, drive))
         train_s += time.perf_counter() - t0
         done += cfg.test_every
         t0 = time.perf_counter()

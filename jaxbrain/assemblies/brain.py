@@ -49,7 +49,7 @@ from .kcap import METHODS, k_cap
 __all__ = ["Area", "Stimulus", "Fibre", "BrainSpec", "AreaState", "BrainState", "PAD",
            "init", "project", "activate", "set_winners", "fix", "unfix", "inhibit",
            "disinhibit", "inhibit_fibre", "disinhibit_fibre", "set_plasticity", "set_beta", "set_w_max",
-           "area_inputs", "fibre_weights", "overlap", "Brain"]
+           "area_inputs", "fibre_counts", "fibre_weights", "overlap", "Brain"]
 
 PAD = np.int32(2**31 - 1)
 
@@ -323,8 +323,21 @@ def fibre_fires(spec: BrainSpec, state: BrainState, f: Fibre):
     return on & (src.n_winners > 0) & ~src.inhibited
 
 
-def _fibre_input(spec: BrainSpec, state: BrainState, f: Fibre):
-    """(input float32[n_dst], fires bool[]) of one fibre, learned weights included."""
+def fibre_counts(spec: BrainSpec, state: BrainState, src: str, dst: str):
+    """The implicit (hashed) part of fibre ``src -> dst``'s input from ``src``'s current
+    winners: float32[n_dst] synapse counts, learned weights not included. For a source whose
+    winners recur (a fixed explicit assembly), computing it once and passing it to
+    :func:`project` as ``counts`` saves the hashing on every later projection."""
+    f = spec.fibre(src, dst)
+    a = state.areas[src]
+    valid = jnp.arange(spec.area(src).k) < a.n_winners
+    return implicit.law_area_input(spec.law, spec.seed, f.fid, f.p, a.winners, valid,
+                                   spec.area(dst).n)
+
+
+def _fibre_input(spec: BrainSpec, state: BrainState, f: Fibre, counts=None):
+    """(input float32[n_dst], fires bool[]) of one fibre, learned weights included;
+    ``counts``: the fibre's :func:`fibre_counts`, if the caller has them."""
     dst = spec.area(f.dst)
     store = state.stores[f.key]
     fires = fibre_fires(spec, state, f)
@@ -335,12 +348,14 @@ def _fibre_input(spec: BrainSpec, state: BrainState, f: Fibre):
     src = state.areas[f.src]
     k_src = spec.area(f.src).k
     valid = jnp.arange(k_src) < src.n_winners
-    c = implicit.law_area_input(spec.law, spec.seed, f.fid, f.p, src.winners, valid, dst.n)
+    c = (implicit.law_area_input(spec.law, spec.seed, f.fid, f.p, src.winners, valid, dst.n)
+         if counts is None else counts)
     d = sd.sum_into_post(store, src.winners, dst.n)
     return c + d, fires, None
 
 
-def _cap_one_device(spec: BrainSpec, state: BrainState, target: str, fibres) -> tuple:
+def _cap_one_device(spec: BrainSpec, state: BrainState, target: str, fibres,
+                    counts=None) -> tuple:
     """The new winners of ``target`` (int32[k]) and whether any fibre fires, with per-fibre
     ``(fires, stimulus counts or None)`` for the Hebbian update: all inputs summed over the
     whole area, then the k-cap."""
@@ -349,7 +364,7 @@ def _cap_one_device(spec: BrainSpec, state: BrainState, target: str, fibres) -> 
     fires_any = jnp.bool_(False)
     aux = {}
     for f in fibres:
-        inp, fires, c = _fibre_input(spec, state, f)
+        inp, fires, c = _fibre_input(spec, state, f, (counts or {}).get(f.key))
         aux[f.key] = (fires, c)
         x = x + jnp.where(fires, inp, 0.0)
         fires_any = fires_any | fires
@@ -423,7 +438,7 @@ def _resolve(spec, stimuli, areas):
 
 def project(spec: BrainSpec, state: BrainState, stimuli: Mapping[str, Sequence[str]] | None = None,
             areas: Mapping[str, Sequence[str]] | None = None, learn: bool = True,
-            cap=_cap_one_device) -> BrainState:
+            cap=_cap_one_device, counts: Mapping[str, jax.Array] | None = None) -> BrainState:
     """One synchronous projection step (brain.py's ``project(areas_by_stim, dst_areas_by_src_area)``).
 
     Arguments:
@@ -436,11 +451,18 @@ def project(spec: BrainSpec, state: BrainState, stimuli: Mapping[str, Sequence[s
         cap: how a target's inputs and k-cap are computed, ``cap(spec, state, target,
             fibres) -> (winners, fires_any, {fibre key: (fires, counts or None)})``: on one
             device (default) or sharded over a neuron axis (:mod:`.sharded`).
+        counts: ``{fibre key: float32[n_dst]}``, the :func:`fibre_counts` of fibres whose
+            source still has the winners they were computed from (default cap only); the
+            result is the same, without hashing those fibres again.
     Returns:
         The new state: targets hold their new winners (unless fixed, inhibited, or with no
         firing input), ``support`` / ``num_new`` updated, learned weights updated.
     """
     incoming = _resolve(spec, stimuli, areas)
+    if counts:
+        if cap is not _cap_one_device:
+            raise ValueError("project: counts work with the default cap only")
+        cap = partial(_cap_one_device, counts=counts)
     new_areas = dict(state.areas)
     stores = dict(state.stores)
     results = {}

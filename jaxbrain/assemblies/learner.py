@@ -39,7 +39,7 @@ import numpy as np
 
 from . import brain as B
 
-__all__ = ["LearnerSpec", "make_spec", "sentence", "train", "test_words", "load_lexicon",
+__all__ = ["LearnerSpec", "make_spec", "fixed_drive", "sentence", "train", "test_words", "load_lexicon",
            "SentenceSampler", "SAMPLINGS"]
 
 SAMPLINGS = ("iid", "balanced")
@@ -86,24 +86,50 @@ def make_spec(ls: LearnerSpec) -> B.BrainSpec:
                        track_support=False)
 
 
-def _project_star(spec, s, ls: LearnerSpec):
+def _project_star(spec, s, ls: LearnerSpec, counts=None):
     first = {"PHON": ["NOUN", "VERB"], "VISUAL": ["NOUN"], "MOTOR": ["VERB"]}
-    s = B.project(spec, s, None, first)
+    s = B.project(spec, s, None, first, counts=counts)
     later = dict(first)
     later["NOUN"] = ["PHON", "NOUN", "VISUAL"]
     later["VERB"] = ["PHON", "VERB", "MOTOR"]
     # one traced copy of the round (a fori_loop), so compilation does not grow with rounds
-    return jax.lax.fori_loop(0, ls.proj_rounds, lambda _, t: B.project(spec, t, None, later), s)
+    return jax.lax.fori_loop(0, ls.proj_rounds,
+                             lambda _, t: B.project(spec, t, None, later, counts=counts), s)
 
 
-def sentence(spec, ls: LearnerSpec, state, noun, verb):
-    """Train on one (noun, verb) sentence; noun in 0..N-1, verb in 0..V-1 (traced ints)."""
+FIXED_FIBRES = (("PHON", "NOUN"), ("PHON", "VERB"), ("VISUAL", "NOUN"), ("MOTOR", "VERB"))
+
+
+def fixed_drive(spec, ls: LearnerSpec) -> dict:
+    """The hashed synapse counts from every fixed assembly into the lexical areas:
+    ``{fibre key: float32[assemblies, lex_n]}`` for PHON -> NOUN / VERB (one row per word),
+    VISUAL -> NOUN (per noun) and MOTOR -> VERB (per verb). These assemblies fire again and
+    again, so :func:`train` can read their counts from this table instead of hashing them in
+    every round (same result; 4 bytes x lex_n x (2 words + nouns + verbs) of memory, shared
+    by learners of one connectome)."""
+    s0 = B.init(spec)
+    sizes = {"PHON": ls.num_nouns + ls.num_verbs, "VISUAL": ls.num_nouns, "MOTOR": ls.num_verbs}
+
+    def rows(src, dst):
+        one = lambda i: B.fibre_counts(spec, B.activate(spec, s0, src, i), src, dst)
+        return jax.lax.map(one, jnp.arange(sizes[src], dtype=jnp.int32))
+    return {spec.fibre(a, b).key: rows(a, b) for a, b in FIXED_FIBRES}
+
+
+def sentence(spec, ls: LearnerSpec, state, noun, verb, drive=None):
+    """Train on one (noun, verb) sentence; noun in 0..N-1, verb in 0..V-1 (traced ints);
+    ``drive``: :func:`fixed_drive` (optional; the same result, fewer hashes)."""
     s = B.activate(spec, state, "VISUAL", noun)
     s = B.activate(spec, s, "MOTOR", verb)
 
     def word(t, w):   # the two words share one traced body (lax.scan)
         t = B.activate(spec, t, "PHON", w)
-        return _project_star(spec, t, ls), None
+        counts = None
+        if drive is not None:
+            row = {"PHON": w, "VISUAL": noun, "MOTOR": verb}
+            counts = {spec.fibre(a, b).key: drive[spec.fibre(a, b).key][row[a]]
+                      for a, b in FIXED_FIBRES}
+        return _project_star(spec, t, ls, counts), None
 
     words = jnp.stack([jnp.asarray(noun, jnp.int32), ls.num_nouns + jnp.asarray(verb, jnp.int32)])
     s, _ = jax.lax.scan(word, s, words)
@@ -112,10 +138,11 @@ def sentence(spec, ls: LearnerSpec, state, noun, verb):
     return s
 
 
-def train(spec, ls: LearnerSpec, state, nouns, verbs):
-    """Sentences ``(nouns[i], verbs[i])`` in one ``lax.scan``."""
+def train(spec, ls: LearnerSpec, state, nouns, verbs, drive=None):
+    """Sentences ``(nouns[i], verbs[i])`` in one ``lax.scan`` (``drive``: as in
+    :func:`sentence`)."""
     def body(s, nv):
-        return sentence(spec, ls, s, nv[0], nv[1]), None
+        return sentence(spec, ls, s, nv[0], nv[1], drive), None
     state, _ = jax.lax.scan(body, state, (jnp.asarray(nouns, jnp.int32),
                                           jnp.asarray(verbs, jnp.int32)))
     return state

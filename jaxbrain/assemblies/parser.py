@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import NamedTuple
 
@@ -684,6 +684,68 @@ def parse_and_read(spec: B.BrainSpec, ps: ParserSpec, state: B.BrainState, words
         hebb_batch=hebb_batch)
     lex, dropped, max_size = jax.device_get((lex, dropped, max_size))
     return st, _dependencies(ps, order, lex), int(dropped), int(max_size)
+
+
+@partial(jax.jit, static_argnames=("spec", "ps", "ops", "order", "fixed", "hebb_batch"))
+def _parse_batch_program(spec, ps, states, words, seeds, *, ops, order, fixed, hebb_batch):
+    """:func:`_parse_program` vmapped over brains (``states``, leading axis B), sentences of
+    one plan (``words`` int32[B, W]) and seeds (uint32[B]); only the readout and the store
+    counters come back (the brains stay on the device and are dropped)."""
+    def one(state, w, seed):
+        return _parse_program(spec, ps, state, w, seed, ops=ops, order=order, fixed=fixed,
+                              hebb_batch=hebb_batch)[1:]
+    return jax.vmap(one)(states, words, seeds)
+
+
+def parse_many(ps: ParserSpec, sentences, seeds, hebb_batch: str = "auto") -> list[dict]:
+    """Parse every (sentence, seed) pair in its own fresh brain, as ONE vmapped program per
+    sentence plan (the pairs whose words have the same categories run together; compiled once
+    per plan and batch size). The dependencies are those of :func:`parse_sentences` with
+    ``ps`` at that seed, read from the neurons in the same way.
+
+    Arguments:
+        ps: parser spec (its ``seed`` is replaced by each of ``seeds``).
+        sentences: strings of lexicon words; seeds: connectivity seeds (ints).
+        hebb_batch: as in :func:`parse_and_read`.
+    Returns:
+        one row per (sentence, seed), sentences outer: ``{"sentence", "seed", "dependencies",
+        "store_dropped", "store_max_fill", "batch", "batch_seconds"}``; ``batch``: the number
+        of parses in its program, ``batch_seconds``: that program's wall time up to the
+        dependencies on the host (per parse: ``batch_seconds / batch``).
+    """
+    seeds = [int(s) for s in seeds]
+    if not sentences or not seeds:
+        raise ValueError("parse_many: needs at least one sentence and one seed")
+    toks = {s: s.split() for s in sentences}
+    for s, t in toks.items():
+        for w in t:
+            ps.assembly(w)   # unknown words: a clear error before any compute
+    spec0 = make_brain_spec(ps)
+    states = {sd: B.init(make_brain_spec(replace(ps, seed=sd))) for sd in seeds}
+    fixed = _fixed_areas(spec0, states[seeds[0]])
+    groups: dict = {}
+    for s in sentences:
+        key = tuple(ps.category(w) for w in toks[s])
+        groups.setdefault(key, []).extend((s, sd) for sd in seeds)
+    rows = {}
+    for cats, pairs in groups.items():
+        t0 = time.perf_counter()
+        pl = plan(list(cats), ps.project_rounds, ps.grammar)
+        order = _readout_order(pl.fired, ps.grammar.readout)
+        st = jax.tree.map(lambda *a: jnp.stack(a), *[states[sd] for _, sd in pairs])
+        words = jnp.asarray([[ps.assembly(w) for w in toks[s]] for s, _ in pairs], jnp.int32)
+        lex, dropped, max_size = jax.device_get(_parse_batch_program(
+            seedless(spec0), seedless(ps), st, words,
+            jnp.asarray([sd for _, sd in pairs], jnp.uint32), ops=pl.ops, order=order,
+            fixed=fixed, hebb_batch=hebb_batch))
+        dt = time.perf_counter() - t0
+        for i, (s, sd) in enumerate(pairs):
+            rows[(s, sd)] = {"sentence": s, "seed": sd,
+                             "dependencies": _dependencies(ps, order, lex[i]),
+                             "store_dropped": int(dropped[i]),
+                             "store_max_fill": int(max_size[i]) / ps.store_capacity,
+                             "batch": len(pairs), "batch_seconds": dt}
+    return [rows[(s, sd)] for s in sentences for sd in seeds]
 
 
 def parse_sentences(ps: ParserSpec, sentences, state0: B.BrainState | None = None,

@@ -96,3 +96,20 @@ def test_capture_experiment_runs(tmp_path):
                  "store_capacity=8192", "store_capacity_other=8192"])["metrics"]
     assert m["first_sentence"] >= 1 and len(m["projections"]) == 6
     assert all(0 <= p["in_other_verbs"] <= 50 for p in m["projections"])
+
+
+def test_fixed_drive_gives_the_same_brain():
+    """Training with the fixed assemblies' counts read from fixed_drive's table leaves the
+    brain bit for bit as training that hashes them in every round; the table rows are the
+    counts the fibres see (a row of the wrong word would change the brain)."""
+    ls = L.LearnerSpec(num_nouns=2, num_verbs=3, lex_n=5_000, store_capacity=2**13, seed=2)
+    spec = L.make_spec(ls)
+    drive = L.fixed_drive(spec, ls)
+    assert drive["PHON->NOUN"].shape == (5, 5_000) and drive["MOTOR->VERB"].shape == (3, 5_000)
+    s = B.activate(spec, B.init(spec), "MOTOR", 2)
+    np.testing.assert_array_equal(drive["MOTOR->VERB"][2], B.fibre_counts(spec, s, "MOTOR", "VERB"))
+    nouns, verbs = jnp.asarray([0, 1, 1, 0]), jnp.asarray([2, 0, 1, 2])
+    train = jax.jit(lambda st, d: L.train(spec, ls, st, nouns, verbs, d))
+    a, b = train(B.init(spec), None), train(B.init(spec), drive)
+    jax.tree.map(lambda x, y: np.testing.assert_array_equal(np.asarray(x), np.asarray(y)), a, b)
+    assert sum(int(v.size) for v in a.stores.values()) > 0

@@ -164,6 +164,26 @@ def test_single_program_equals_host_loop(sentence, seed, grammar, kcap, hebb_bat
     _assert_same_tree(got, ref)
 
 
+@pytest.mark.slow
+def test_parse_many_equals_one_parse_at_a_time():
+    """parse_many (every (sentence, seed) pair in its own brain, one vmapped program per
+    sentence plan) reads the dependencies that one host-driven parse per pair reads; two
+    sentences of one plan share a program, a third plan gets its own; an unknown word stops
+    it before any compute."""
+    from dataclasses import replace
+    ps = _tiny(kcap="blocks")
+    sents = ["cats chase mice", "dogs love people", "dogs run"]
+    rows = P.parse_many(ps, sents, [3], hebb_batch="all")
+    assert [(r["sentence"], r["seed"]) for r in rows] == [(s, 3) for s in sents]
+    assert [r["batch"] for r in rows] == [2, 2, 1]
+    for r in rows:
+        ref = P.parse_sentences(replace(ps, seed=r["seed"]), [r["sentence"]])[0]
+        assert r["dependencies"] == ref["dependencies"]
+        assert r["store_dropped"] == ref["store_dropped"] == 0
+    with pytest.raises(KeyError, match="zebras"):
+        P.parse_many(ps, ["zebras chase mice"], [0])
+
+
 def test_russian_plan_is_free_word_order():
     """Russian: each case-marked noun builds its case area from LEX; the verb fires into the
     case areas wherever it stands; all orders of S, V, O give the same readout schedule."""

@@ -1,0 +1,98 @@
+"""Learner benchmark: training sentences/s of one learner and of many independent learners
+trained together (vmap), against the reference learner.py's ~7-11 sentences/s.
+
+Workload: jaxbrain.assemblies.learner with learner.py's sizes (LEX n = 1e5, k = 50, p = 0.05,
+beta = 0.06, 2 rounds) and ``num_nouns`` + ``num_verbs`` words. For each B in ``learners``: B
+learners, each with its own i.i.d. sentence stream (``SentenceSampler`` seeded with its
+index), one connectome (``seed``), trained on ``sentences`` sentences in one vmapped
+``lax.scan`` (one dispatch, timed after a compiling call on other sentences of the same
+shape), once hashing the fixed assemblies' input in every round and once reading it from
+``learner.fixed_drive``'s table (``fixed_drive``; the same brains); then every word of every learner is tested (category and property P read from the
+neurons) and the fraction of learners at the learner's criterion is reported.
+
+Run: ``PYTHONPATH=. python experiments/bench_learner.py --out DIR [--set key=value]``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from jaxbrain.config import at_least, nonnegative, param, positive
+
+
+@dataclass(frozen=True)
+class Config:
+    num_nouns: int = param(2, at_least(1), "nouns")
+    num_verbs: int = param(2, at_least(1), "verbs")
+    lex_n: int = param(100_000, positive, "neurons in NOUN and VERB")
+    learners: tuple[int, ...] = param((1, 32, 256), positive, "learners trained together")
+    sentences: int = param(100, at_least(1), "timed sentences per learner")
+    store_capacity: int = param(16_384, positive, "learned-delta slots per PHON fibre")
+    seed: int = param(0, nonnegative, "connectome seed")
+    fixed_drive: tuple[bool, ...] = param((False, True), None, "hash the fixed assemblies' "
+                                          "input every round (false) or read it from "
+                                          "learner.fixed_drive's table (true); same result")
+
+
+def run(cfg: Config, out: Path) -> dict:
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    from jaxbrain.assemblies import brain as B
+    from jaxbrain.assemblies import learner as L
+
+    ls = L.LearnerSpec(num_nouns=cfg.num_nouns, num_verbs=cfg.num_verbs, lex_n=cfg.lex_n,
+                       store_capacity=cfg.store_capacity, seed=cfg.seed)
+    spec = L.make_spec(ls)
+    train = jax.jit(jax.vmap(lambda s, a, b, d: L.train(spec, ls, s, a, b, d),
+                             in_axes=(0, 0, 0, None)))
+    test = jax.jit(jax.vmap(lambda s: L.test_words(spec, ls, s)))
+    drive = L.fixed_drive(spec, ls)
+    rows = []
+    for nb, cached in [(nb, c) for nb in cfg.learners for c in cfg.fixed_drive]:
+        d = drive if cached else None
+        state = jax.tree.map(lambda a: jnp.broadcast_to(a, (nb,) + a.shape), B.init(spec))
+        samplers = [L.SentenceSampler(cfg.num_nouns, cfg.num_verbs, "iid", i) for i in range(nb)]
+        draws = [s.draw(2 * cfg.sentences) for s in samplers]
+        nouns = np.stack([d[0] for d in draws])
+        verbs = np.stack([d[1] for d in draws])
+        t0 = time.perf_counter()   # compile + a warm-up on the second half of each stream
+        jax.block_until_ready(train(state, nouns[:, cfg.sentences:], verbs[:, cfg.sentences:], d))
+        warm_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        learned = jax.block_until_ready(train(state, nouns[:, :cfg.sentences],
+                                              verbs[:, :cfg.sentences], d))
+        secs = time.perf_counter() - t0
+        r = jax.tree.map(np.asarray, test(learned))
+        at_criterion = np.all(r["property_p"], axis=1)
+        rows.append({"learners": nb, "fixed_drive": cached, "sentences_per_learner": cfg.sentences, "seconds": secs,
+                     "sentences_per_s": nb * cfg.sentences / secs,
+                     "sentences_per_s_per_learner": cfg.sentences / secs,
+                     "compile_and_warmup_s": warm_s,
+                     "fraction_at_criterion": float(at_criterion.mean()),
+                     "fraction_words_property_p": float(r["property_p"].mean()),
+                     "dropped": int(sum(np.sum(v.dropped) for v in learned.stores.values()))})
+        print(json.dumps(rows[-1]), flush=True)
+    res = {"workload": f"learner {cfg.num_nouns} + {cfg.num_verbs} words, LEX n = {cfg.lex_n}",
+           "reference_sentences_per_s": "7-11 (REFERENCE.md, reference learner.py, 2 CPU cores)",
+           "device": jax.devices()[0].device_kind, "jax": jax.__version__, "rows": rows}
+    (out / "bench_learner.json").write_text(json.dumps(res, indent=1))
+    return res
+
+
+if __name__ == "__main__":
+    import argparse
+    from jaxbrain.config import apply_overrides, from_dict
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="runs/bench_learner")
+    ap.add_argument("--set", dest="overrides", action="append", default=[])
+    args = ap.parse_args()
+    cfg = from_dict(Config, apply_overrides({}, args.overrides))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    print(json.dumps(run(cfg, out), indent=1))
+    sys.exit(0)
