@@ -10,13 +10,13 @@ shape), once hashing the fixed assemblies' input in every round and once reading
 ``learner.fixed_drive``'s table (``fixed_drive``; the same brains); then every word of every learner is tested (category and property P read from the
 neurons) and the fraction of learners at the learner's criterion is reported.
 
-Run: ``PYTHONPATH=. python experiments/bench_learner.py --out DIR [--set key=value]``.
+Run: ``jaxbrain run configs/bench_learner.toml --out DIR [--set key=value]`` (JSON: ``summary.json`` and
+``bench_learner.json``).
 """
 
 from __future__ import annotations
 
 import json
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,16 +83,3 @@ def run(cfg: Config, out: Path) -> dict:
     (out / "bench_learner.json").write_text(json.dumps(res, indent=1))
     return res
 
-
-if __name__ == "__main__":
-    import argparse
-    from jaxbrain.config import apply_overrides, from_dict
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="runs/bench_learner")
-    ap.add_argument("--set", dest="overrides", action="append", default=[])
-    args = ap.parse_args()
-    cfg = from_dict(Config, apply_overrides({}, args.overrides))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    print(json.dumps(run(cfg, out), indent=1))
-    sys.exit(0)
