@@ -105,7 +105,7 @@ def fixed_drive(spec, ls: LearnerSpec) -> dict:
     ``{fibre key: float32[assemblies, lex_n]}`` for PHON -> NOUN / VERB (one row per word),
     VISUAL -> NOUN (per noun) and MOTOR -> VERB (per verb). These assemblies fire again and
     again, so :func:`train` can read their counts from this table instead of hashing them in
-    every round (same result; 4 bytes x lex_n x (2 words + nouns + verbs) of memory, shared
+    every round (same result; 4 bytes x lex_n x (2 x words + nouns + verbs) of memory, shared
     by learners of one connectome)."""
     s0 = B.init(spec)
     sizes = {"PHON": ls.num_nouns + ls.num_verbs, "VISUAL": ls.num_nouns, "MOTOR": ls.num_verbs}
