@@ -42,6 +42,11 @@ class Config:
     theta_plus: tuple[float, ...] = param((0.05,), None, "adaptive-threshold increment per spike, "
                                           "mV (paper 0.05); values after the first train extra "
                                           "float networks side by side (first seed)")
+    nu_final: tuple[float, ...] = param((1.0,), None, "STDP rates at the end of training as a "
+                                        "fraction of the paper's, reached linearly from 1 over all "
+                                        "planned images (1: constant, the paper); the first value "
+                                        "applies to every network, values after it train extra "
+                                        "networks (first seed: float and each qat_bits width)")
     ptq_bits: tuple[int, ...] = param((8, 4, 2), None, "post-training quantisation bit widths")
     eval_stp: bool = param(True, None, "evaluate frozen networks with Tsodyks-Markram inputs")
     t_present: float = param(350.0, positive, "presentation time, ms")
@@ -74,6 +79,9 @@ class Config:
             raise ConfigError(f"config key 'n_label': value {self.n_label} is not allowed; allowed: <= 60000")
         if not self.seeds:
             raise ConfigError("config key 'seeds': value () is not allowed; allowed: at least one seed")
+        if not self.nu_final or min(self.nu_final) < 0:
+            raise ConfigError(f"config key 'nu_final': value {self.nu_final} is not allowed; "
+                              f"allowed: one or more values >= 0 (fractions of the paper's rates)")
         if not self.theta_plus or min(self.theta_plus) < 0:
             raise ConfigError(f"config key 'theta_plus': value {self.theta_plus} is not allowed; "
                               f"allowed: one or more values >= 0 (mV)")
@@ -134,14 +142,16 @@ def run(cfg: Config, out: Path) -> dict:
         "kernel" if jax.default_backend() == "gpu" else "scan")
     p = dc.DCParams(n_e=cfg.n_e, dt=cfg.dt, n_steps=int(round(cfg.t_present / cfg.dt)),
                     unroll=cfg.unroll, dynamics=dynamics, integration=cfg.integration, rest=cfg.rest)
-    tp0 = cfg.theta_plus[0]
-    nets = ([(s, 32, tp0) for s in cfg.seeds] + [(cfg.seeds[0], b, tp0) for b in cfg.qat_bits]
-            + [(cfg.seeds[0], 32, tp) for tp in cfg.theta_plus[1:]])
+    tp0, nu0, s0 = cfg.theta_plus[0], cfg.nu_final[0], cfg.seeds[0]
+    nets = ([(s, 32, tp0, nu0) for s in cfg.seeds] + [(s0, b, tp0, nu0) for b in cfg.qat_bits]
+            + [(s0, 32, tp, nu0) for tp in cfg.theta_plus[1:]]
+            + [(s0, b, tp0, nu) for nu in cfg.nu_final[1:] for b in (32, *cfg.qat_bits)])
     names = [f"seed{s}" + (f"-qat{b}" if b != 32 else "") + (f"-theta_plus{tp:g}" if tp != tp0 else "")
-             for s, b, tp in nets]
-    seeds = jnp.asarray([s for s, _, _ in nets], jnp.uint32)
-    qbits = jnp.asarray([b for _, b, _ in nets], jnp.float32)
-    tplus = jnp.asarray([tp for _, _, tp in nets], jnp.float32)
+             + (f"-nu_final{nu:g}" if nu != nu0 else "") for s, b, tp, nu in nets]
+    seeds = jnp.asarray([n[0] for n in nets], jnp.uint32)
+    qbits = jnp.asarray([n[1] for n in nets], jnp.float32)
+    tplus = jnp.asarray([n[2] for n in nets], jnp.float32)
+    nu_final = np.asarray([n[3] for n in nets], np.float32)
     M = len(nets)
 
     state = jax.vmap(lambda s: dc.init(p, s))(seeds)
@@ -151,9 +161,10 @@ def run(cfg: Config, out: Path) -> dict:
     meta = {"nets": names, "n_e": cfg.n_e, "order_seed": cfg.data_seed, "n_train": cfg.n_train,
             "epochs": cfg.epochs, "t_present": cfg.t_present, "dt": cfg.dt,
             "theta": "paper: init 20 mV, offset 20 mV, exact decay", "theta_plus": list(cfg.theta_plus)}  # older: theta from 0
-    for key, default in (("integration", "exponential_euler"), ("rest", "reset")):
+    for key, default in (("integration", "exponential_euler"), ("rest", "reset"), ("nu_final", (1.0,))):
         if getattr(cfg, key) != default:   # (absent from checkpoints made before the option)
-            meta[key] = getattr(cfg, key)
+            value = getattr(cfg, key)
+            meta[key] = list(value) if isinstance(value, tuple) else value
     done = 0
     if ckpt.latest_step() is not None:
         saved = json.loads((Path(out) / "ckpt_meta.json").read_text())
@@ -165,8 +176,9 @@ def run(cfg: Config, out: Path) -> dict:
         print(f"resumed from image {done} of {total}")
     (Path(out) / "ckpt_meta.json").write_text(json.dumps(meta))
 
-    def train(state, images, ids):
-        return dc.train_networks(p, qbits, seeds, state, images, ids, tplus)
+    def train(state, images, ids, done):
+        nu = jnp.asarray(dc.nu_schedule(nu_final, done, total), jnp.float32)
+        return dc.train_networks(p, qbits, seeds, state, images, ids, tplus, nu)
 
     # ---- training ---------------------------------------------------------------------
     bar = _progress(total, done)
@@ -180,7 +192,7 @@ def run(cfg: Config, out: Path) -> dict:
         idx = order[done:done + k]
         t0 = time.perf_counter()
         state, counts, attempts = train(state, jnp.asarray(x_train[idx]),
-                                        jnp.asarray(done + np.arange(k), jnp.uint32))
+                                        jnp.asarray(done + np.arange(k), jnp.uint32), done)
         jax.block_until_ready(state)
         dt_chunk = time.perf_counter() - t0
         if t_compile is None:
@@ -214,6 +226,8 @@ def run(cfg: Config, out: Path) -> dict:
                  "150 ms without input: the membrane relaxes and carries over (training); "
                  "evaluation from rest"), "input_rate": "pixel/4 Hz at intensity 2",
         "integration": cfg.integration,
+        "stdp_rates": "paper's nu_pre, nu_post times a factor falling linearly from 1 to each "
+                      "network's nu_final over the planned images",
         "train_images_this_call": n_trained - start,
         "mean_presentations_per_image_this_call": attempts_sum / max(n_trained - start, 1),
     }
@@ -250,10 +264,11 @@ def run(cfg: Config, out: Path) -> dict:
 
     results, preds = {}, {}
     t_eval = time.perf_counter()
-    for m, (name, (sd, b, _)) in enumerate(zip(names, nets)):
+    for m, (name, (sd, b, _, nu)) in enumerate(zip(names, nets)):
         st = dc.DCState(state.w[m], state.theta[m])
         res, pred, assign = evaluate(p.replace(quant_bits=float(b)), st, sd)
         res["bits_forward"] = b
+        res["nu_final"] = nu
         res["field_sharpness"] = dc.field_sharpness(p, st)
         res["memory_bytes"] = memory_bytes((784, cfg.n_e), b, axis=0 if b < 32 else None)
         results[name] = res

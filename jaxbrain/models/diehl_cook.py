@@ -73,7 +73,7 @@ from ..plasticity.traces import bounded_change
 from ..quantization import fake_quant
 
 __all__ = ["DCParams", "DCState", "init", "present", "train_chunk", "respond", "train_networks",
-           "respond_jit",
+           "nu_schedule", "respond_jit",
            "assign_labels", "predict", "field_sharpness", "last_spike_trace", "stdp_window", "STREAM_TRAIN", "STREAM_LABEL",
            "STREAM_TEST"]
 
@@ -126,6 +126,8 @@ class DCParams:
         t_rest: rest between images over which theta decays (ms; state is reset).
         w_init: initial weights uniform in [0.01, 1.01) * w_init (the paper: 0.3).
         quant_bits: forward-pass weight bits (>= 24: float).
+        nu_scale: multiplier on the STDP rates ``stdp.nu_pre`` and ``stdp.nu_post`` (1: the
+            paper's rates; a training schedule lowers it, see :func:`nu_schedule`).
         stp: Tsodyks-Markram parameters for the inputs; stp_on: use them (static).
         stp_gain: input spike weight = w * release * stp_gain (0: ``1 / U``, so the first
             spike of a train has the learned weight).
@@ -155,6 +157,7 @@ class DCParams:
     t_rest: float = 150.0
     w_init: float = 0.3
     quant_bits: float = 32.0
+    nu_scale: float = 1.0
     stp: STPParams = struct.field(default_factory=STPParams)
     stp_on: bool = struct.field(pytree_node=False, default=False)
     stp_gain: float = 0.0
@@ -414,7 +417,7 @@ def present(params: DCParams, state: DCState, image: Int[Array, "n_input"], seed
     if not learn:
         return counts, state
     pot, dep = stdp_window(params.stdp, s_in, s_e, params.dt)
-    w = w_norm + bounded_change(w_norm, pot, dep, params.stdp)
+    w = w_norm + bounded_change(w_norm, params.nu_scale * pot, params.nu_scale * dep, params.stdp)
     return counts, DCState(w, theta, _relax(params, e_end) if params.rest == "decay" else None)
 
 
@@ -493,16 +496,27 @@ def respond(params: DCParams, state: DCState, images: Int[Array, "B n_input"],
     return jax.vmap(one)(images, image_ids)
 
 
+def nu_schedule(nu_final, images_done, images_total):
+    """STDP-rate multiplier after ``images_done`` of ``images_total`` training images: linear
+    from 1 (the paper's rates) to ``nu_final`` at the end of training (``nu_final = 1``: the
+    paper's constant rates). Works on floats and arrays (one ``nu_final`` per network)."""
+    return 1.0 - (1.0 - nu_final) * (images_done / images_total)
+
+
 @jax.jit
 def train_networks(params: DCParams, quant_bits: Float[Array, "M"], seeds, state: DCState,
                    images: Int[Array, "K n_input"], image_ids: Int[Array, "K"],
-                   theta_plus: Float[Array, "M"] | None = None):
+                   theta_plus: Float[Array, "M"] | None = None,
+                   nu_scale: Float[Array, "M"] | None = None):
     """``M`` networks side by side (vmap over forward-pass bits, state (leading axis M),
-    seed and, if given, the threshold increment ``theta_plus`` in mV) learn the same ``K``
-    images. Returns ``(state, counts (M, K, n_e), attempts)``. Jitted at module level so
-    repeated runs in one process share the compilation."""
+    seed and, if given, the threshold increment ``theta_plus`` in mV and the STDP-rate
+    multiplier ``nu_scale``) learn the same ``K`` images. Returns ``(state, counts (M, K,
+    n_e), attempts)``. Jitted at module level so repeated runs in one process share the
+    compilation."""
     if theta_plus is None:
         theta_plus = jnp.full(quant_bits.shape, params.theta_plus, jnp.float32)
+    if nu_scale is None:
+        nu_scale = jnp.full(quant_bits.shape, params.nu_scale, jnp.float32)
     if params.dynamics == "kernel":
         programs = quant_bits.shape[0] * _kernel_layout(params.n_e, True)[1]
         if programs > MAX_PROGRAMS:
@@ -510,9 +524,10 @@ def train_networks(params: DCParams, quant_bits: Float[Array, "M"], seeds, state
                              f"{programs} kernel programs resident at once; allowed: at most {MAX_PROGRAMS} "
                              f"(train fewer networks together, or use dynamics='scan')")
 
-    def one(qb, tp, st, sd):
-        return train_chunk(params.replace(quant_bits=qb, theta_plus=tp), st, images, image_ids, sd)
-    return jax.vmap(one)(quant_bits, theta_plus, state, seeds)
+    def one(qb, tp, nu, st, sd):
+        return train_chunk(params.replace(quant_bits=qb, theta_plus=tp, nu_scale=nu), st, images,
+                           image_ids, sd)
+    return jax.vmap(one)(quant_bits, theta_plus, nu_scale, state, seeds)
 
 
 @jax.jit

@@ -90,11 +90,12 @@ def _ckpt(tmp, rest="reset"):
     return c.latest_step(), c.restore(like)
 
 
-@pytest.mark.parametrize("rest", ["reset", "decay"])
-def test_resume_continues_exactly(tmp_path, rest):
+@pytest.mark.parametrize("rest,nu_final", [("reset", [1.0]), ("decay", [1.0]), ("reset", [0.2])])
+def test_resume_continues_exactly(tmp_path, rest, nu_final):
     """A run cut after its first chunk and resumed ends with the uninterrupted run's state to
-    the bit (with the decaying rest the carried membrane travels in the checkpoint too)."""
-    run = dict(n_train=200, checkpoint_every=100, evaluate=False, rest=rest)
+    the bit (with the decaying rest the carried membrane travels in the checkpoint too; with
+    an STDP-rate schedule the resumed chunks get the rates of their place in training)."""
+    run = dict(n_train=200, checkpoint_every=100, evaluate=False, rest=rest, nu_final=nu_final)
     _run(tmp_path / "straight", **run)
     s1 = _run(tmp_path / "cut", **run, max_train_s=1e-9)       # stops after the first chunk
     assert s1["metrics"]["protocol"]["train_images_learned"] == 100
@@ -127,6 +128,40 @@ def test_vmapped_theta_plus_equals_separate_networks():
         np.testing.assert_allclose(np.asarray(both.w[m]), np.asarray(alone.w[0]), rtol=1e-6, atol=1e-7)
         np.testing.assert_allclose(np.asarray(both.theta[m]), np.asarray(alone.theta[0]), rtol=1e-6)
     assert float(both.theta[1].max()) > float(both.theta[0].max())
+
+
+def test_nu_schedule_is_linear_from_one_to_nu_final():
+    np.testing.assert_allclose(dc.nu_schedule(np.asarray([0.0, 0.25, 1.0]), 0, 200), [1.0, 1.0, 1.0])
+    np.testing.assert_allclose(dc.nu_schedule(np.asarray([0.0, 0.25, 1.0]), 100, 200), [0.5, 0.625, 1.0])
+    np.testing.assert_allclose(dc.nu_schedule(np.asarray([0.0, 0.25, 1.0]), 200, 200), [0.0, 0.25, 1.0])
+
+
+def test_nu_scale_scales_the_stdp_change():
+    """The ``nu_scale`` axis of ``train_networks`` trains each value as a separate network
+    with that multiplier on the STDP rates would; 0 leaves the (normalised) weights as they
+    were while theta still adapts; 1 is the paper's rule bit for bit."""
+    p = dc.DCParams(n_e=12, n_steps=60, max_tries=2)
+    images = jnp.asarray(load_mnist("train", n=3)[0])
+    ids = jnp.arange(3, dtype=jnp.uint32)
+    seeds = jnp.asarray([5, 5, 5], jnp.uint32)
+    st = jax.vmap(lambda s: dc.init(p, s))(seeds)
+    nus = (0.0, 0.3, 1.0)
+    out, _, _ = dc.train_networks(p, jnp.full((3,), 32.0), seeds, st, images, ids, None,
+                                  jnp.asarray(nus, jnp.float32))
+    for m, nu in enumerate(nus):
+        one = jax.tree.map(lambda a: a[m:m + 1], st)
+        alone, _, _ = dc.train_networks(p.replace(nu_scale=nu), jnp.full((1,), 32.0), seeds[:1],
+                                        one, images, ids)
+        np.testing.assert_allclose(np.asarray(out.w[m]), np.asarray(alone.w[0]), rtol=1e-6, atol=1e-7)
+    paper, _, _ = dc.train_networks(p, jnp.full((1,), 32.0), seeds[:1],
+                                    jax.tree.map(lambda a: a[:1], st), images, ids)
+    np.testing.assert_array_equal(np.asarray(out.w[2]), np.asarray(paper.w[0]))
+    w0 = np.asarray(st.w[0])
+    frozen = w0 * (p.norm_total / w0.sum(0, keepdims=True))
+    np.testing.assert_allclose(np.asarray(out.w[0]), frozen, rtol=1e-5)
+    assert float(out.theta[0].max()) > p.theta_init                # theta adapted
+    d = [float(np.abs(np.asarray(out.w[m]) - frozen).sum()) for m in (1, 2)]
+    assert 0 < d[0] < d[1]
 
 
 @pytest.mark.parametrize("rest", ["reset", "decay"])
@@ -249,3 +284,5 @@ def test_config_errors():
         prepare("mnist_diehl_cook", ["qat_bits=[3]"])
     with pytest.raises(ConfigError, match="theta_plus"):
         prepare("mnist_diehl_cook", ["theta_plus=[]"])
+    with pytest.raises(ConfigError, match="nu_final"):
+        prepare("mnist_diehl_cook", ["nu_final=[-0.5]"])
