@@ -1,6 +1,7 @@
 """Diehl & Cook (2015) unsupervised STDP classifier on the real MNIST.
 
-Protocol: several networks (one per seed, plus one per QAT bit width) learn side by side
+Protocol: several networks (one per seed, plus one per QAT bit width and per extra
+``theta_plus``, all of it again per extra STDP-rate schedule ``nu_final``) learn side by side
 under ``jax.vmap`` from the same ``n_train`` training images per epoch (a seeded shuffle of
 the 60,000), with no labels. Then, weights and thresholds frozen, each network's responses
 to the first ``n_label`` TRAINING images assign every excitatory neuron a label, and the
@@ -44,9 +45,8 @@ class Config:
                                           "float networks side by side (first seed)")
     nu_final: tuple[float, ...] = param((1.0,), None, "STDP rates at the end of training as a "
                                         "fraction of the paper's, reached linearly from 1 over all "
-                                        "planned images (1: constant, the paper); the first value "
-                                        "applies to every network, values after it train extra "
-                                        "networks (first seed: float and each qat_bits width)")
+                                        "planned images (1: constant, the paper); each further "
+                                        "value trains a copy of every network with it")
     ptq_bits: tuple[int, ...] = param((8, 4, 2), None, "post-training quantisation bit widths")
     eval_stp: bool = param(True, None, "evaluate frozen networks with Tsodyks-Markram inputs")
     t_present: float = param(350.0, positive, "presentation time, ms")
@@ -79,9 +79,9 @@ class Config:
             raise ConfigError(f"config key 'n_label': value {self.n_label} is not allowed; allowed: <= 60000")
         if not self.seeds:
             raise ConfigError("config key 'seeds': value () is not allowed; allowed: at least one seed")
-        if not self.nu_final or min(self.nu_final) < 0:
+        if not self.nu_final or min(self.nu_final) < 0 or len(set(self.nu_final)) < len(self.nu_final):
             raise ConfigError(f"config key 'nu_final': value {self.nu_final} is not allowed; "
-                              f"allowed: one or more values >= 0 (fractions of the paper's rates)")
+                              f"allowed: one or more distinct values >= 0 (fractions of the paper's rates)")
         if not self.theta_plus or min(self.theta_plus) < 0:
             raise ConfigError(f"config key 'theta_plus': value {self.theta_plus} is not allowed; "
                               f"allowed: one or more values >= 0 (mV)")
@@ -143,9 +143,9 @@ def run(cfg: Config, out: Path) -> dict:
     p = dc.DCParams(n_e=cfg.n_e, dt=cfg.dt, n_steps=int(round(cfg.t_present / cfg.dt)),
                     unroll=cfg.unroll, dynamics=dynamics, integration=cfg.integration, rest=cfg.rest)
     tp0, nu0, s0 = cfg.theta_plus[0], cfg.nu_final[0], cfg.seeds[0]
-    nets = ([(s, 32, tp0, nu0) for s in cfg.seeds] + [(s0, b, tp0, nu0) for b in cfg.qat_bits]
-            + [(s0, 32, tp, nu0) for tp in cfg.theta_plus[1:]]
-            + [(s0, b, tp0, nu) for nu in cfg.nu_final[1:] for b in (32, *cfg.qat_bits)])
+    base = ([(s, 32, tp0) for s in cfg.seeds] + [(s0, b, tp0) for b in cfg.qat_bits]
+            + [(s0, 32, tp) for tp in cfg.theta_plus[1:]])
+    nets = [(s, b, tp, nu) for nu in cfg.nu_final for s, b, tp in base]
     names = [f"seed{s}" + (f"-qat{b}" if b != 32 else "") + (f"-theta_plus{tp:g}" if tp != tp0 else "")
              + (f"-nu_final{nu:g}" if nu != nu0 else "") for s, b, tp, nu in nets]
     seeds = jnp.asarray([n[0] for n in nets], jnp.uint32)
