@@ -7,8 +7,13 @@ learners, each with its own i.i.d. sentence stream (``SentenceSampler`` seeded w
 index), one connectome (``seed``), trained on ``sentences`` sentences in one vmapped
 ``lax.scan`` (one dispatch, timed after a compiling call on other sentences of the same
 shape), once hashing the fixed assemblies' input in every round and once reading it from
-``learner.fixed_drive``'s table (``fixed_drive``; the same brains); then every word of every learner is tested (category and property P read from the
-neurons) and the fraction of learners at the learner's criterion is reported.
+``learner.fixed_drive``'s table (``fixed_drive``; the same brains), along each training
+path of ``paths`` (``learner.TRAIN_PATHS``: ``"project"``, brain.project per round, the
+reference; ``"stacked"``, NOUN and VERB stacked, each stage of a round one vmapped op; the
+same brains: with both, each row after the first of a (learners, fixed_drive) pair reports
+``same_as_first_path``, every leaf of the trained states compared); then every word of
+every learner is tested (category and property P read from the neurons) and the fraction of
+learners at the learner's criterion is reported.
 
 Run: ``jaxbrain run configs/bench_learner.toml --out DIR [--set key=value]`` (JSON: ``summary.json`` and
 ``bench_learner.json``).
@@ -21,7 +26,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from jaxbrain.config import at_least, nonnegative, param, positive
+from jaxbrain.assemblies.kcap import METHODS as KCAP_METHODS
+from jaxbrain.assemblies.learner import TRAIN_PATHS
+from jaxbrain.config import ConfigError, at_least, nonnegative, one_of, param, positive
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,16 @@ class Config:
     fixed_drive: tuple[bool, ...] = param((False, True), None, "hash the fixed assemblies' "
                                           "input every round (false) or read it from "
                                           "learner.fixed_drive's table (true); same result")
+    paths: tuple[str, ...] = param(("project", "stacked"), one_of(*TRAIN_PATHS), "training paths timed "
+                                   "in the same run (learner.train's path; same result)")
+    kcap: str = param("auto", one_of(*KCAP_METHODS), "k-cap method (all exact and equal; "
+                      "jaxbrain.assemblies.kcap)")
+
+    def check(self):
+        for key in ("learners", "fixed_drive", "paths"):
+            if not getattr(self, key):
+                raise ConfigError(f"config key '{key}': value [] is not allowed; allowed: a "
+                                  "non-empty list")
 
 
 def run(cfg: Config, out: Path) -> dict:
@@ -46,15 +63,19 @@ def run(cfg: Config, out: Path) -> dict:
     from jaxbrain.assemblies import learner as L
 
     ls = L.LearnerSpec(num_nouns=cfg.num_nouns, num_verbs=cfg.num_verbs, lex_n=cfg.lex_n,
-                       store_capacity=cfg.store_capacity, seed=cfg.seed)
+                       store_capacity=cfg.store_capacity, seed=cfg.seed, kcap=cfg.kcap)
     spec = L.make_spec(ls)
-    train = jax.jit(jax.vmap(lambda s, a, b, d: L.train(spec, ls, s, a, b, d),
-                             in_axes=(0, 0, 0, None)))
+    trains = {p: jax.jit(jax.vmap(lambda s, a, b, d, p=p: L.train(spec, ls, s, a, b, d, path=p),
+                                  in_axes=(0, 0, 0, None))) for p in cfg.paths}
     test = jax.jit(jax.vmap(lambda s: L.test_words(spec, ls, s)))
+    same = jax.jit(lambda a, b: jnp.all(jnp.stack([jnp.array_equal(x, y) for x, y in
+                                                   zip(jax.tree.leaves(a), jax.tree.leaves(b))])))
     drive = L.fixed_drive(spec, ls)
-    rows = []
-    for nb, cached in [(nb, c) for nb in cfg.learners for c in cfg.fixed_drive]:
+    rows, first = [], None
+    for nb, cached, path in [(nb, c, p) for nb in cfg.learners for c in cfg.fixed_drive
+                             for p in cfg.paths]:
         d = drive if cached else None
+        train = trains[path]
         state = jax.tree.map(lambda a: jnp.broadcast_to(a, (nb,) + a.shape), B.init(spec))
         samplers = [L.SentenceSampler(cfg.num_nouns, cfg.num_verbs, "iid", i) for i in range(nb)]
         draws = [s.draw(2 * cfg.sentences) for s in samplers]
@@ -69,7 +90,13 @@ def run(cfg: Config, out: Path) -> dict:
         secs = time.perf_counter() - t0
         r = jax.tree.map(np.asarray, test(learned))
         at_criterion = np.all(r["property_p"], axis=1)
-        rows.append({"learners": nb, "fixed_drive": cached, "sentences_per_learner": cfg.sentences, "seconds": secs,
+        extra = {}
+        if path == cfg.paths[0]:
+            first = learned
+        else:
+            extra = {"same_as_first_path": bool(same(first, learned))}
+        rows.append({"learners": nb, "fixed_drive": cached, "path": path, **extra,
+                     "sentences_per_learner": cfg.sentences, "seconds": secs,
                      "sentences_per_s": nb * cfg.sentences / secs,
                      "sentences_per_s_per_learner": cfg.sentences / secs,
                      "compile_and_warmup_s": warm_s,
@@ -79,7 +106,8 @@ def run(cfg: Config, out: Path) -> dict:
         print(json.dumps(rows[-1]), flush=True)
     res = {"workload": f"learner {cfg.num_nouns} + {cfg.num_verbs} words, LEX n = {cfg.lex_n}",
            "reference_sentences_per_s": "7-11 (REFERENCE.md, reference learner.py, 2 CPU cores)",
-           "device": jax.devices()[0].device_kind, "jax": jax.__version__, "rows": rows}
+           "kcap": cfg.kcap, "device": jax.devices()[0].device_kind, "jax": jax.__version__,
+           "rows": rows}
     (out / "bench_learner.json").write_text(json.dumps(res, indent=1))
     return res
 

@@ -27,20 +27,26 @@ The reference gives the test the word's true lexical area; here it comes from th
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import importlib.util
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import sparse_delta as sd
+from . import batched
 from . import brain as B
+from . import implicit
+from .kcap import k_cap
 
 __all__ = ["LearnerSpec", "make_spec", "fixed_drive", "sentence", "train", "test_words", "load_lexicon",
-           "SentenceSampler", "SAMPLINGS"]
+           "SentenceSampler", "SAMPLINGS", "TRAIN_PATHS", "LexCarry"]
 
 SAMPLINGS = ("iid", "balanced")
 
@@ -116,9 +122,14 @@ def fixed_drive(spec, ls: LearnerSpec) -> dict:
     return {spec.fibre(a, b).key: rows(a, b) for a, b in FIXED_FIBRES}
 
 
-def sentence(spec, ls: LearnerSpec, state, noun, verb, drive=None):
+def sentence(spec, ls: LearnerSpec, state, noun, verb, drive=None, path: str = "project"):
     """Train on one (noun, verb) sentence; noun in 0..N-1, verb in 0..V-1 (traced ints);
-    ``drive``: :func:`fixed_drive` (optional; the same result, fewer hashes)."""
+    ``drive``: :func:`fixed_drive` (optional; the same result, fewer hashes); ``path``: as
+    in :func:`train`."""
+    _check_path(path)
+    if path == "stacked":
+        return _train_stacked(spec, ls, state, jnp.asarray(noun, jnp.int32)[None],
+                              jnp.asarray(verb, jnp.int32)[None], drive)
     s = B.activate(spec, state, "VISUAL", noun)
     s = B.activate(spec, s, "MOTOR", verb)
 
@@ -138,14 +149,302 @@ def sentence(spec, ls: LearnerSpec, state, noun, verb, drive=None):
     return s
 
 
-def train(spec, ls: LearnerSpec, state, nouns, verbs, drive=None):
-    """Sentences ``(nouns[i], verbs[i])`` in one ``lax.scan`` (``drive``: as in
-    :func:`sentence`)."""
+def train(spec, ls: LearnerSpec, state, nouns, verbs, drive=None, path: str = "project"):
+    """Sentences ``(nouns[i], verbs[i])`` (int[S] each) in one ``lax.scan``; returns the
+    trained state.
+
+    ``drive``: as in :func:`sentence`. ``path`` (static; :data:`TRAIN_PATHS`, the same state
+    bit for bit): ``"project"`` (the reference: ``brain.project`` per round, one set of
+    kernels per fibre and target) or ``"stacked"`` (NOUN and VERB on a leading axis of 2,
+    each stage of a round one vmapped op for both, the learned weights as a few stacked
+    stores carried through the sentences: fewer, larger kernels; the fixed assemblies'
+    counts hashed once per word, not in every round).
+    """
+    _check_path(path)
+    nouns, verbs = jnp.asarray(nouns, jnp.int32), jnp.asarray(verbs, jnp.int32)
+    if path == "stacked":
+        return _train_stacked(spec, ls, state, nouns, verbs, drive)
+
     def body(s, nv):
         return sentence(spec, ls, s, nv[0], nv[1], drive), None
-    state, _ = jax.lax.scan(body, state, (jnp.asarray(nouns, jnp.int32),
-                                          jnp.asarray(verbs, jnp.int32)))
+    state, _ = jax.lax.scan(body, state, (nouns, verbs))
     return state
+
+
+# ---- the stacked training path -----------------------------------------------------------
+#
+# NOUN and VERB have the same n and k, and every fibre of a training sentence has a mirror
+# on the other side: PHON -> NOUN / PHON -> VERB, VISUAL -> NOUN / MOTOR -> VERB, and so
+# on. ``path="stacked"`` keeps the two sides on a leading axis of 2 and runs each stage of
+# a round once for both (one vmap), the learned weights as a few stacked stores: fewer,
+# larger kernels than brain.project's one set per fibre and target.
+
+TRAIN_PATHS = ("project", "stacked")
+
+# role: (source, target), "L" the side's lexical area, "C" its context area (row order of
+# the stacked stores; the first round's roles come first)
+_ROLES = (("in_phon", "PHON", "L"), ("in_ctx", "C", "L"), ("rec", "L", "L"),
+          ("out_phon", "L", "PHON"), ("out_ctx", "L", "C"))
+_FIRST = ("in_phon", "in_ctx")                    # the roles of a word's first round
+_SIDES = (("NOUN", "VISUAL"), ("VERB", "MOTOR"))  # side 0, side 1: (L, C)
+
+
+def _check_path(path: str):
+    if path not in TRAIN_PATHS:
+        raise ValueError(f"learner: path={path!r}; allowed: {', '.join(map(repr, TRAIN_PATHS))}")
+
+
+def _role_fibre(spec, role: str, side: int) -> B.Fibre:
+    _, src, dst = next(r for r in _ROLES if r[0] == role)
+    name = {"L": _SIDES[side][0], "C": _SIDES[side][1], "PHON": "PHON"}
+    return spec.fibre(name[src], name[dst])
+
+
+class _Layout(NamedTuple):
+    """Static: the stores of the roles' fibres grouped by capacity (one stacked
+    :class:`~jaxbrain.sparse_delta.DeltaStore` [P, C] per group), rows in role order,
+    side 0 then side 1. ``where[role] = (group, first row)``; ``keys[g]``: fibre keys of
+    group g's rows; ``first[g]``: rows of the first round's roles (a prefix); ``fid``,
+    ``thr``, ``m_cap``: per group uint32 / uint32 / int32 [P] fibre ids, connection
+    thresholds and Hebbian pair caps."""
+    where: dict
+    keys: tuple
+    first: tuple
+    fid: tuple
+    thr: tuple
+    m_cap: tuple
+
+
+def _layout(spec: B.BrainSpec) -> _Layout:
+    if spec.law != "hash" or spec.track_support or spec.stimuli:
+        raise ValueError("learner path 'stacked': needs law 'hash', track_support=False and "
+                         f"no stimuli (make_spec's brain); got law {spec.law!r}, "
+                         f"track_support={spec.track_support}, {len(spec.stimuli)} stimuli")
+    caps, where = [], {}
+    for role, _, _ in _ROLES:
+        fs = [_role_fibre(spec, role, s) for s in (0, 1)]
+        c = spec.capacity_of(fs[0])
+        shape = lambda f: (spec.capacity_of(f), f.p, spec.area(f.src).k, spec.area(f.dst).k)
+        if shape(fs[0]) != shape(fs[1]):
+            raise ValueError(f"learner path 'stacked': fibres {fs[0].key} and {fs[1].key} "
+                             "need one store capacity, p, source k and target k")
+        if c not in caps:
+            caps.append(c)
+        where[role] = caps.index(c)
+    keys = [[] for _ in caps]
+    for role, _, _ in _ROLES:
+        g = where[role]
+        where[role] = (g, len(keys[g]))
+        keys[g] += [_role_fibre(spec, role, s).key for s in (0, 1)]
+    first = tuple(sum(2 for r in _FIRST if where[r][0] == g) for g in range(len(caps)))
+    fibres = [[spec.fibre(*k.split("->")) for k in ks] for ks in keys]
+    return _Layout(where, tuple(map(tuple, keys)), first,
+                   tuple(np.array([f.fid for f in fs], np.uint32) for fs in fibres),
+                   tuple(np.array([implicit.p_threshold(f.p) for f in fs], np.uint32)
+                         for fs in fibres),
+                   tuple(np.array([_pair_cap(spec, f) for f in fs], np.int32) for fs in fibres))
+
+
+class LexCarry(NamedTuple):
+    """The state a training sentence changes, stacked (``path="stacked"``).
+
+    Attributes:
+        winners: int32[2, lex_k], NOUN's winners in row 0, VERB's in row 1.
+        n_winners: int32[2].
+        stores: tuple of :class:`~jaxbrain.sparse_delta.DeltaStore`, one per store capacity,
+            leaves [P, C] (rows: :class:`_Layout`).
+    """
+    winners: jax.Array
+    n_winners: jax.Array
+    stores: tuple
+
+
+class _Fixed(NamedTuple):
+    """What a training run reads from the state and never changes (data): per group
+    ``beta`` float32[P] and ``fibre_on`` bool[P] (not inhibited); per area ``on`` (not
+    inhibited) as a dict of bool[]; ``lex_free`` bool[2]: NOUN / VERB neither fixed nor
+    inhibited; ``plastic``, ``w_max``."""
+    beta: tuple
+    fibre_on: tuple
+    on: dict
+    lex_free: jax.Array
+    plastic: jax.Array
+    w_max: jax.Array
+
+
+def _stack(spec, lay: _Layout, state) -> tuple:
+    def rows(tree, keys):
+        return jax.tree.map(lambda *x: jnp.stack(x), *[tree[k] for k in keys])
+    lex = [state.areas[a] for a, _ in _SIDES]
+    carry = LexCarry(jnp.stack([a.winners for a in lex]), jnp.stack([a.n_winners for a in lex]),
+                     tuple(rows(state.stores, ks) for ks in lay.keys))
+    fixed = _Fixed(tuple(rows(state.beta, ks) for ks in lay.keys),
+                   tuple(~rows(state.fibre_inhibited, ks) for ks in lay.keys),
+                   {a: ~s.inhibited for a, s in state.areas.items()},
+                   jnp.stack([~(a.fixed | a.inhibited) for a in lex]),
+                   state.plastic, state.w_max)
+    return carry, fixed
+
+
+def _unstack(spec, ls, lay: _Layout, state, carry: LexCarry, last_word):
+    """``state`` after training: the carry's winners and stores, PHON holding the last
+    word, VISUAL and MOTOR cleared, every area's ``num_new`` 0 (as ``brain.project`` leaves
+    them without support tracking)."""
+    s = B.activate(spec, state, "PHON", last_word)
+    s = B.clear(spec, s, "VISUAL")
+    s = B.clear(spec, s, "MOTOR")
+    areas = {a: t._replace(num_new=jnp.int32(0)) for a, t in s.areas.items()}
+    for i, (a, _) in enumerate(_SIDES):
+        areas[a] = areas[a]._replace(winners=carry.winners[i], n_winners=carry.n_winners[i])
+    stores = dict(s.stores)
+    for g, ks in enumerate(lay.keys):
+        stores.update({k: jax.tree.map(lambda x: x[j], carry.stores[g]) for j, k in enumerate(ks)})
+    return s._replace(areas=areas, stores=stores)
+
+
+def _assembly(k: int, index) -> jax.Array:
+    """int32[k]: the winners ``brain.activate`` gives assembly ``index`` of an area of
+    cap k."""
+    return jnp.asarray(index, jnp.int32) * k + jnp.arange(k, dtype=jnp.int32)
+
+
+def _pair_cap(spec, f: B.Fibre) -> int:
+    """``brain._hebbian``'s bound on the synapses one update of area fibre ``f`` learns."""
+    m = spec.area(f.src).k * spec.area(f.dst).k
+    return int(min(m, max(4096, math.ceil(m * min(1.0, 32 * f.p)))))
+
+
+def _drive_tables(drive: dict, ls: LearnerSpec):
+    """``fixed_drive``'s rows stacked by side: PHON float32[2, words, n] and the context
+    float32[2, max(nouns, verbs), n] (VISUAL -> NOUN, MOTOR -> VERB, zero rows padding)."""
+    ctx = [drive["VISUAL->NOUN"], drive["MOTOR->VERB"]]
+    m = max(t.shape[0] for t in ctx)
+    ctx = [jnp.pad(t, ((0, m - t.shape[0]), (0, 0))) for t in ctx]
+    return jnp.stack([drive["PHON->NOUN"], drive["PHON->VERB"]]), jnp.stack(ctx)
+
+
+def _hebb_rows(lay: _Layout, g: int, roles) -> list:
+    """The roles of group ``g`` among ``roles``, in row order."""
+    return [r for r, _, _ in _ROLES if r in roles and lay.where[r][0] == g]
+
+
+def _lex_round(spec, lay: _Layout, fx: _Fixed, carry: LexCarry, phon, ctx, counts,
+               first: bool) -> LexCarry:
+    """One ``brain.project`` of a word's ``project_star`` on the stacked carry: the first
+    round (PHON -> NOUN, VERB; VISUAL -> NOUN; MOTOR -> VERB) or a later one (also NOUN /
+    VERB -> itself, PHON and its context). PHON, VISUAL and MOTOR are fixed (not k-capped).
+
+    Arguments:
+        phon: int32[phon_k], PHON's winners; ctx: int32[2, context_k], VISUAL's and
+            MOTOR's.
+        counts: ``{"in_phon", "in_ctx": float32[2, lex_n]}``, the hashed synapse counts of
+            the fixed sources into NOUN (row 0) and VERB (row 1).
+    Returns:
+        The new carry (winners, stores).
+    """
+    lex = spec.area(_SIDES[0][0])
+    seed = jnp.uint32(spec.seed)
+    roles = _FIRST if first else tuple(r for r, _, _ in _ROLES)
+    two = lambda a: jnp.broadcast_to(a, (2,) + jnp.shape(a))
+    both = lambda i: jnp.stack([fx.on[s[i]] for s in _SIDES])     # i: 0 L, 1 C
+    src = {"PHON": (two(phon), two(jnp.int32(phon.shape[0])), two(fx.on["PHON"])),
+           "C": (ctx, two(jnp.int32(ctx.shape[1])), both(1)),
+           "L": (carry.winners, carry.n_winners, both(0))}
+    rows = lambda tree, role: jax.tree.map(
+        lambda a: a[lay.where[role][1]:lay.where[role][1] + 2], tree[lay.where[role][0]])
+    role_src = {r: src[s] for r, s, _ in _ROLES}
+    fires = {r: rows(fx.fibre_on, r) & (role_src[r][1] > 0) & role_src[r][2] for r in roles}
+    # 1. input into NOUN and VERB (brain._cap_one_device's sum, fibres in its order), k-cap
+    ins = [r for r, _, t in _ROLES if r in roles and t == "L"]
+    if "rec" in ins:
+        g, j = lay.where["rec"]
+        counts = dict(counts, rec=batched._counts(
+            carry.winners, carry.n_winners, jnp.asarray(lay.fid[g][j:j + 2]), seed,
+            p=_role_fibre(spec, "rec", 0).p, n_dst=lex.n))
+
+    def side(cs, ws, stores, fs):
+        x = jnp.zeros((lex.n,), jnp.float32)
+        for c, w, st, f in zip(cs, ws, stores, fs):
+            x = x + jnp.where(f, c + sd.sum_into_post(st, w, lex.n), 0.0)
+        return k_cap(x, lex.k, spec.kcap)
+
+    win = jax.vmap(side)([counts[r] for r in ins], [role_src[r][0] for r in ins],
+                         [rows(carry.stores, r) for r in ins], [fires[r] for r in ins])
+    fires_any = functools.reduce(jnp.logical_or, [fires[r] for r in ins])
+    change = fires_any & fx.lex_free
+    new_w = jnp.where(change[:, None], win, carry.winners)
+    new_n = jnp.where(change, jnp.int32(lex.k), carry.n_winners)
+    # 2. Hebbian update of every fibre of the round, one batch per store capacity
+    tgt = {"L": (new_w, new_n, fires_any & both(0))}
+    if not first:
+        tgt["PHON"] = (two(phon), src["PHON"][1],
+                       two(fires["out_phon"][0] | fires["out_phon"][1]) & src["PHON"][2])
+        tgt["C"] = (ctx, src["C"][1], fires["out_ctx"] & src["C"][2])
+    role_tgt = {r: tgt[t] for r, _, t in _ROLES if r in roles}
+    stores = list(carry.stores)
+    for g in range(len(stores)):
+        rs = _hebb_rows(lay, g, roles)
+        m = 2 * len(rs)
+        ks = max(role_src[r][0].shape[1] for r in rs)
+        kd = max(role_tgt[r][0].shape[1] for r in rs)
+        cat = lambda xs: jnp.concatenate(xs)
+        upd = batched._hebb(
+            jax.tree.map(lambda a: a[:m], stores[g]),
+            cat([batched._pad_row(role_src[r][0], ks) for r in rs]),
+            cat([jnp.where(role_tgt[r][2] & fires[r], role_src[r][1], 0) for r in rs]),
+            cat([batched._pad_row(role_tgt[r][0], kd) for r in rs]),
+            cat([role_tgt[r][1] for r in rs]), jnp.asarray(lay.fid[g][:m]),
+            jnp.asarray(lay.thr[g][:m]), jnp.asarray(lay.m_cap[g][:m]), seed,
+            fx.beta[g][:m], fx.w_max, fx.plastic, size=int(lay.m_cap[g][:m].max()),
+            each=jax.default_backend() == "cpu")
+        stores[g] = upd if m == lay.fid[g].shape[0] else jax.tree.map(
+            lambda a, b: a.at[:m].set(b), stores[g], upd)
+    return LexCarry(new_w, new_n, tuple(stores))
+
+
+def _fixed_counts(spec, lay: _Layout, role: str, w) -> jax.Array:
+    """float32[2, lex_n]: the hashed counts of ``role``'s two fibres from winners ``w``
+    int32[2, k] (all firing)."""
+    g, j = lay.where[role]
+    n = jnp.full((2,), w.shape[1], jnp.int32)
+    return batched._counts(w, n, jnp.asarray(lay.fid[g][j:j + 2]), jnp.uint32(spec.seed),
+                           p=_role_fibre(spec, role, 0).p, n_dst=spec.area(_SIDES[0][0]).n)
+
+
+def _lex_sentence(spec, ls: LearnerSpec, lay: _Layout, fx: _Fixed, carry: LexCarry, noun,
+                  verb, tables=None) -> LexCarry:
+    """:func:`sentence` on the stacked carry; ``tables``: :func:`_drive_tables` or None
+    (then the fixed sources' counts are hashed once per word and per sentence, not in
+    every round: the same numbers)."""
+    nv = jnp.stack([jnp.asarray(noun, jnp.int32), jnp.asarray(verb, jnp.int32)])
+    ctx = jax.vmap(lambda i: _assembly(spec.area(_SIDES[0][1]).k, i))(nv)
+    ctx_counts = (_fixed_counts(spec, lay, "in_ctx", ctx) if tables is None
+                  else tables[1][jnp.arange(2), nv])
+
+    def word(c, w):
+        phon = _assembly(spec.area("PHON").k, w)
+        counts = {"in_phon": (_fixed_counts(spec, lay, "in_phon", jnp.stack([phon, phon]))
+                              if tables is None else tables[0][:, w]),
+                  "in_ctx": ctx_counts}
+        c = _lex_round(spec, lay, fx, c, phon, ctx, counts, first=True)
+        c = jax.lax.fori_loop(0, ls.proj_rounds, lambda _, t: _lex_round(
+            spec, lay, fx, t, phon, ctx, counts, first=False), c)
+        return c, None
+
+    carry, _ = jax.lax.scan(word, carry, nv.at[1].add(ls.num_nouns))
+    return carry
+
+
+def _train_stacked(spec, ls: LearnerSpec, state, nouns, verbs, drive=None):
+    lay = _layout(spec)
+    if nouns.shape[0] == 0:
+        return state
+    carry, fx = _stack(spec, lay, state)
+    tables = None if drive is None else _drive_tables(drive, ls)
+    carry, _ = jax.lax.scan(lambda c, nv: (_lex_sentence(spec, ls, lay, fx, c, nv[0], nv[1],
+                                                          tables), None),
+                            carry, (nouns, verbs))
+    return _unstack(spec, ls, lay, state, carry, ls.num_nouns + verbs[-1])
 
 
 class SentenceSampler:

@@ -98,18 +98,51 @@ def test_capture_experiment_runs(tmp_path):
     assert all(0 <= p["in_other_verbs"] <= 50 for p in m["projections"])
 
 
-def test_fixed_drive_gives_the_same_brain():
+# a small learner with two store capacities (PHON fibres 2**13, the others 2**12) and four
+# sentences, trained along the reference path once, shared by the equality tests below
+_EQ = L.LearnerSpec(num_nouns=2, num_verbs=3, lex_n=5_000, store_capacity=2**13,
+                    other_capacity=2**12, seed=2)
+_EQ_NOUNS, _EQ_VERBS = jnp.asarray([0, 1, 1, 0]), jnp.asarray([2, 0, 1, 2])
+
+
+def _eq_train(drive, path):
+    spec = L.make_spec(_EQ)
+    return jax.jit(lambda st, d: L.train(spec, _EQ, st, _EQ_NOUNS, _EQ_VERBS, d, path=path))(
+        B.init(spec), drive)
+
+
+@pytest.fixture(scope="module")
+def eq_reference():
+    """(fixed_drive's table, the brain trained along path "project" hashing every round)."""
+    ref = _eq_train(None, "project")
+    assert sum(int(v.size) for v in ref.stores.values()) > 0
+    return L.fixed_drive(L.make_spec(_EQ), _EQ), ref
+
+
+def _assert_same_state(a, b):
+    jax.tree.map(lambda x, y: np.testing.assert_array_equal(np.asarray(x), np.asarray(y)), a, b)
+
+
+def test_fixed_drive_gives_the_same_brain(eq_reference):
     """Training with the fixed assemblies' counts read from fixed_drive's table leaves the
     brain bit for bit as training that hashes them in every round; the table rows are the
     counts the fibres see (a row of the wrong word would change the brain)."""
-    ls = L.LearnerSpec(num_nouns=2, num_verbs=3, lex_n=5_000, store_capacity=2**13, seed=2)
-    spec = L.make_spec(ls)
-    drive = L.fixed_drive(spec, ls)
+    spec = L.make_spec(_EQ)
+    drive, ref = eq_reference
     assert drive["PHON->NOUN"].shape == (5, 5_000) and drive["MOTOR->VERB"].shape == (3, 5_000)
     s = B.activate(spec, B.init(spec), "MOTOR", 2)
     np.testing.assert_array_equal(drive["MOTOR->VERB"][2], B.fibre_counts(spec, s, "MOTOR", "VERB"))
-    nouns, verbs = jnp.asarray([0, 1, 1, 0]), jnp.asarray([2, 0, 1, 2])
-    train = jax.jit(lambda st, d: L.train(spec, ls, st, nouns, verbs, d))
-    a, b = train(B.init(spec), None), train(B.init(spec), drive)
-    jax.tree.map(lambda x, y: np.testing.assert_array_equal(np.asarray(x), np.asarray(y)), a, b)
-    assert sum(int(v.size) for v in a.stores.values()) > 0
+    _assert_same_state(ref, _eq_train(drive, "project"))
+
+
+def test_stacked_path_gives_the_same_brain(eq_reference):
+    """Training along path "stacked" (NOUN and VERB stacked, the stores in one stacked
+    array per capacity: two here) leaves the brain bit for bit as path "project"
+    (brain.project per round): every leaf of the state (winners, learned deltas, store
+    sizes and drops), hashing the fixed assemblies or reading fixed_drive's table."""
+    drive, ref = eq_reference
+    _assert_same_state(ref, _eq_train(None, "stacked"))
+    _assert_same_state(ref, _eq_train(drive, "stacked"))
+    spec = L.make_spec(_EQ)
+    with pytest.raises(ValueError, match="path"):
+        L.train(spec, _EQ, B.init(spec), _EQ_NOUNS, _EQ_VERBS, path="fast")
