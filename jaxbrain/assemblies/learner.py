@@ -206,13 +206,16 @@ class _Layout(NamedTuple):
     side 0 then side 1. ``where[role] = (group, first row)``; ``keys[g]``: fibre keys of
     group g's rows; ``first[g]``: rows of the first round's roles (a prefix); ``fid``,
     ``thr``, ``m_cap``: per group uint32 / uint32 / int32 [P] fibre ids, connection
-    thresholds and Hebbian pair caps."""
+    thresholds and Hebbian pair caps; ``compact``: some fibre's pair cap is below its
+    source k x target k (then the Hebbian update keeps the first ``m_cap`` synapses; else it
+    takes every pair with its mask, as ``batched._hebb(compact=False)``)."""
     where: dict
     keys: tuple
     first: tuple
     fid: tuple
     thr: tuple
     m_cap: tuple
+    compact: bool
 
 
 def _layout(spec: B.BrainSpec) -> _Layout:
@@ -242,7 +245,9 @@ def _layout(spec: B.BrainSpec) -> _Layout:
                    tuple(np.array([f.fid for f in fs], np.uint32) for fs in fibres),
                    tuple(np.array([implicit.p_threshold(f.p) for f in fs], np.uint32)
                          for fs in fibres),
-                   tuple(np.array([_pair_cap(spec, f) for f in fs], np.int32) for fs in fibres))
+                   tuple(np.array([_pair_cap(spec, f) for f in fs], np.int32) for fs in fibres),
+                   any(_pair_cap(spec, f) < spec.area(f.src).k * spec.area(f.dst).k
+                       for fs in fibres for f in fs))
 
 
 class LexCarry(NamedTuple):
@@ -396,7 +401,7 @@ def _lex_round(spec, lay: _Layout, fx: _Fixed, carry: LexCarry, phon, ctx, count
             cat([role_tgt[r][1] for r in rs]), jnp.asarray(lay.fid[g][:m]),
             jnp.asarray(lay.thr[g][:m]), jnp.asarray(lay.m_cap[g][:m]), seed,
             fx.beta[g][:m], fx.w_max, fx.plastic, size=int(lay.m_cap[g][:m].max()),
-            each=jax.default_backend() == "cpu")
+            each=jax.default_backend() == "cpu", compact=lay.compact)
         stores[g] = upd if m == lay.fid[g].shape[0] else jax.tree.map(
             lambda a, b: a.at[:m].set(b), stores[g], upd)
     return LexCarry(new_w, new_n, tuple(stores))

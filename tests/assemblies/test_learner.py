@@ -146,3 +146,19 @@ def test_stacked_path_gives_the_same_brain(eq_reference):
     spec = L.make_spec(_EQ)
     with pytest.raises(ValueError, match="path"):
         L.train(spec, _EQ, B.init(spec), _EQ_NOUNS, _EQ_VERBS, path="fast")
+
+
+@pytest.mark.slow
+def test_stacked_path_with_capped_hebbian_updates_gives_the_same_brain():
+    """At p = 0.02 brain._hebbian bounds an update of a PHON <-> lexical fibre to the first
+    4,096 of its 5,000 pairs, so the stacked path compacts the pairs as it does (at the
+    default p every pair goes to the store with its mask). The bound is not reached here:
+    this checks the compacting branch."""
+    ls = L.LearnerSpec(num_nouns=2, num_verbs=2, p=0.02, lex_n=5_000, store_capacity=2**13,
+                       seed=4)
+    spec = L.make_spec(ls)
+    assert L._layout(spec).compact and not L._layout(L.make_spec(_EQ)).compact
+    nouns, verbs = jnp.asarray([0, 1, 1]), jnp.asarray([1, 0, 1])
+    train = jax.jit(lambda st, path: L.train(spec, ls, st, nouns, verbs, path=path),
+                    static_argnames="path")
+    _assert_same_state(train(B.init(spec), "project"), train(B.init(spec), "stacked"))
