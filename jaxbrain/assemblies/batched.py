@@ -223,15 +223,12 @@ def _update_stores(stores, pre, post, ok, beta, w_max, each: bool):
 
 
 def _hebb(stores, src_w, src_n, new_w, n_new, fid, thr, m_cap, seed, beta, w_max, plastic,
-          *, size, each, compact: bool = True):
+          *, size, each):
     """``fibrewise._k_hebb`` of P fibres at once: winners int32[P, ks] of the sources
     before the round and int32[P, kd] of the targets after it (the first ``src_n`` /
     ``n_new`` int32[P] valid, PAD-padded), fid / thr / m_cap / beta [P]; ``size``: the
-    largest ``m_cap``; ``each``: as in :func:`_update_stores`. ``compact=False`` hands the
-    store update all ``ks * kd`` pairs with their mask instead of the first ``m_cap``
-    synapses (no ``nonzero``: a cumsum's chain of kernels fewer); the same result when no
-    fibre has more synapses than its ``m_cap`` (the caller's promise). Returns the P
-    updated stores."""
+    largest ``m_cap``; ``each``: as in :func:`_update_stores`. Returns the P updated
+    stores."""
     (stores, src_w, src_n, new_w, n_new, fid, thr, m_cap, seed, beta, w_max,
      plastic) = _opaque(stores, src_w, src_n, new_w, n_new, fid, thr, m_cap, seed, beta,
                         w_max, plastic)
@@ -242,9 +239,6 @@ def _hebb(stores, src_w, src_n, new_w, n_new, fid, thr, m_cap, seed, beta, w_max
                                   nw[None, :]) < thr
         valid = (conn & (jnp.arange(ks) < sn)[:, None] & (jnp.arange(kd) < nn)[None, :]
                  & plastic & (beta != 0)).reshape(-1)
-        if not compact:
-            return (jnp.broadcast_to(sw[:, None], (ks, kd)).reshape(-1),
-                    jnp.broadcast_to(nw[None, :], (ks, kd)).reshape(-1), valid, jnp.int32(0))
         m = ks * kd
         sel = jnp.nonzero(valid, size=size, fill_value=m)[0]
         ok = (sel < m) & (jnp.arange(size) < m_cap)        # the first m_cap synapses

@@ -208,7 +208,7 @@ class _Layout(NamedTuple):
     ``thr``, ``m_cap``: per group uint32 / uint32 / int32 [P] fibre ids, connection
     thresholds and Hebbian pair caps; ``compact``: some fibre's pair cap is below its
     source k x target k (then the Hebbian update keeps the first ``m_cap`` synapses; else it
-    takes every pair with its mask, as ``batched._hebb(compact=False)``)."""
+    takes every pair with its mask, :func:`_hebb_all_pairs`)."""
     where: dict
     keys: tuple
     first: tuple
@@ -333,6 +333,29 @@ def _hebb_rows(lay: _Layout, g: int, roles) -> list:
     return [r for r, _, _ in _ROLES if r in roles and lay.where[r][0] == g]
 
 
+def _hebb_all_pairs(stores, a, a_n, b, b_n, a_src, fid, thr, seed, beta, w_max, plastic,
+                    *, each):
+    """``brain._hebbian`` of P fibres none of whose pair caps binds: every pair of the grid
+    ``a`` int32[P, Ka] x ``b`` int32[P, Kb] (the first ``a_n`` / ``b_n`` int32[P] valid,
+    PAD-padded; ``a_src`` bool[P]: ``a`` holds the sources, else the targets) goes to the
+    store update with its mask, without compacting them (``nonzero``): the store update
+    does not depend on the order of its distinct pairs. Putting each fibre's longer side
+    on ``a`` keeps the grid small (Ka x Kb = 100 x 50 at learner.py's sizes, not 100 x 100).
+    fid / thr / beta [P]; ``each``: as in ``batched._update_stores``. Returns the P updated
+    stores (nothing dropped for a cap)."""
+    def pairs(a, a_n, b, b_n, a_src, fid, thr, beta):
+        key = jnp.where(a_src, implicit.source_keys(seed, fid, a)[:, None],
+                        implicit.source_keys(seed, fid, b)[None, :])
+        pre = jnp.where(a_src, a[:, None], b[None, :])
+        post = jnp.where(a_src, b[None, :], a[:, None])
+        valid = ((implicit.pair_hash(key, post) < thr) & (jnp.arange(a.shape[0]) < a_n)[:, None]
+                 & (jnp.arange(b.shape[0]) < b_n)[None, :] & plastic & (beta != 0))
+        return pre.reshape(-1), post.reshape(-1), valid.reshape(-1)
+
+    pre, post, ok = jax.vmap(pairs)(a, a_n, b, b_n, a_src, fid, thr, beta)
+    return batched._update_stores(stores, pre, post, ok, beta, w_max, each)
+
+
 def _lex_round(spec, lay: _Layout, fx: _Fixed, carry: LexCarry, phon, ctx, counts,
                first: bool) -> LexCarry:
     """One ``brain.project`` of a word's ``project_star`` on the stacked carry: the first
@@ -387,21 +410,36 @@ def _lex_round(spec, lay: _Layout, fx: _Fixed, carry: LexCarry, phon, ctx, count
         tgt["C"] = (ctx, src["C"][1], fires["out_ctx"] & src["C"][2])
     role_tgt = {r: tgt[t] for r, _, t in _ROLES if r in roles}
     stores = list(carry.stores)
+    each = jax.default_backend() == "cpu"
     for g in range(len(stores)):
         rs = _hebb_rows(lay, g, roles)
         m = 2 * len(rs)
-        ks = max(role_src[r][0].shape[1] for r in rs)
-        kd = max(role_tgt[r][0].shape[1] for r in rs)
         cat = lambda xs: jnp.concatenate(xs)
-        upd = batched._hebb(
-            jax.tree.map(lambda a: a[:m], stores[g]),
-            cat([batched._pad_row(role_src[r][0], ks) for r in rs]),
-            cat([jnp.where(role_tgt[r][2] & fires[r], role_src[r][1], 0) for r in rs]),
-            cat([batched._pad_row(role_tgt[r][0], kd) for r in rs]),
-            cat([role_tgt[r][1] for r in rs]), jnp.asarray(lay.fid[g][:m]),
-            jnp.asarray(lay.thr[g][:m]), jnp.asarray(lay.m_cap[g][:m]), seed,
-            fx.beta[g][:m], fx.w_max, fx.plastic, size=int(lay.m_cap[g][:m].max()),
-            each=jax.default_backend() == "cpu", compact=lay.compact)
+        w_src = [role_src[r][0] for r in rs]
+        n_src = [jnp.where(role_tgt[r][2] & fires[r], role_src[r][1], 0) for r in rs]
+        w_dst, n_dst = [role_tgt[r][0] for r in rs], [role_tgt[r][1] for r in rs]
+        fid, thr = jnp.asarray(lay.fid[g][:m]), jnp.asarray(lay.thr[g][:m])
+        rows_of = lambda a: a[:m]
+        if lay.compact:       # a pair cap binds: brain._hebbian's first m_cap synapses
+            ks, kd = max(w.shape[1] for w in w_src), max(w.shape[1] for w in w_dst)
+            upd = batched._hebb(
+                jax.tree.map(rows_of, stores[g]), cat([batched._pad_row(w, ks) for w in w_src]),
+                cat(n_src), cat([batched._pad_row(w, kd) for w in w_dst]), cat(n_dst), fid, thr,
+                jnp.asarray(lay.m_cap[g][:m]), seed, fx.beta[g][:m], fx.w_max, fx.plastic,
+                size=int(lay.m_cap[g][:m].max()), each=each)
+        else:                 # every pair, the longer side of each fibre first
+            src_long = [w.shape[1] >= v.shape[1] for w, v in zip(w_src, w_dst)]
+            ka = max(max(w.shape[1], v.shape[1]) for w, v in zip(w_src, w_dst))
+            kb = max(min(w.shape[1], v.shape[1]) for w, v in zip(w_src, w_dst))
+            pick = lambda first, x, y: [a if f else b for f, a, b in zip(src_long, x, y)] \
+                if first else [b if f else a for f, a, b in zip(src_long, x, y)]
+            upd = _hebb_all_pairs(
+                jax.tree.map(rows_of, stores[g]),
+                cat([batched._pad_row(w, ka) for w in pick(True, w_src, w_dst)]),
+                cat(pick(True, n_src, n_dst)),
+                cat([batched._pad_row(w, kb) for w in pick(False, w_src, w_dst)]),
+                cat(pick(False, n_src, n_dst)), jnp.repeat(jnp.asarray(src_long), 2), fid, thr,
+                seed, fx.beta[g][:m], fx.w_max, fx.plastic, each=each)
         stores[g] = upd if m == lay.fid[g].shape[0] else jax.tree.map(
             lambda a, b: a.at[:m].set(b), stores[g], upd)
     return LexCarry(new_w, new_n, tuple(stores))
