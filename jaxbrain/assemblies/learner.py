@@ -333,6 +333,15 @@ def _hebb_rows(lay: _Layout, g: int, roles) -> list:
     return [r for r, _, _ in _ROLES if r in roles and lay.where[r][0] == g]
 
 
+def _end_rows(ends, i: int):
+    """(int32[P, K], int32[P]): end ``i`` (0 or 1) of each fibre pair in ``ends`` (a list of
+    ``((winners int32[2, k], count int32[2]), (winners, count))``), the winners PAD-padded
+    to the largest k and stacked."""
+    k = max(e[i][0].shape[1] for e in ends)
+    return (jnp.concatenate([batched._pad_row(e[i][0], k) for e in ends]),
+            jnp.concatenate([e[i][1] for e in ends]))
+
+
 def _hebb_all_pairs(stores, a, a_n, b, b_n, a_src, fid, thr, seed, beta, w_max, plastic,
                     *, each):
     """``brain._hebbian`` of P fibres none of whose pair caps binds: every pair of the grid
@@ -414,32 +423,22 @@ def _lex_round(spec, lay: _Layout, fx: _Fixed, carry: LexCarry, phon, ctx, count
     for g in range(len(stores)):
         rs = _hebb_rows(lay, g, roles)
         m = 2 * len(rs)
-        cat = lambda xs: jnp.concatenate(xs)
-        w_src = [role_src[r][0] for r in rs]
-        n_src = [jnp.where(role_tgt[r][2] & fires[r], role_src[r][1], 0) for r in rs]
-        w_dst, n_dst = [role_tgt[r][0] for r in rs], [role_tgt[r][1] for r in rs]
+        # per fibre ((source winners, count), (target winners, count)), [2, k] and [2]; a
+        # source counts as silent where its fibre is off or its target is not active
+        ends = [((role_src[r][0], jnp.where(role_tgt[r][2] & fires[r], role_src[r][1], 0)),
+                 role_tgt[r][:2]) for r in rs]
+        old = jax.tree.map(lambda a: a[:m], stores[g])
         fid, thr = jnp.asarray(lay.fid[g][:m]), jnp.asarray(lay.thr[g][:m])
-        rows_of = lambda a: a[:m]
         if lay.compact:       # a pair cap binds: brain._hebbian's first m_cap synapses
-            ks, kd = max(w.shape[1] for w in w_src), max(w.shape[1] for w in w_dst)
-            upd = batched._hebb(
-                jax.tree.map(rows_of, stores[g]), cat([batched._pad_row(w, ks) for w in w_src]),
-                cat(n_src), cat([batched._pad_row(w, kd) for w in w_dst]), cat(n_dst), fid, thr,
-                jnp.asarray(lay.m_cap[g][:m]), seed, fx.beta[g][:m], fx.w_max, fx.plastic,
-                size=int(lay.m_cap[g][:m].max()), each=each)
-        else:                 # every pair, the longer side of each fibre first
-            src_long = [w.shape[1] >= v.shape[1] for w, v in zip(w_src, w_dst)]
-            ka = max(max(w.shape[1], v.shape[1]) for w, v in zip(w_src, w_dst))
-            kb = max(min(w.shape[1], v.shape[1]) for w, v in zip(w_src, w_dst))
-            pick = lambda first, x, y: [a if f else b for f, a, b in zip(src_long, x, y)] \
-                if first else [b if f else a for f, a, b in zip(src_long, x, y)]
-            upd = _hebb_all_pairs(
-                jax.tree.map(rows_of, stores[g]),
-                cat([batched._pad_row(w, ka) for w in pick(True, w_src, w_dst)]),
-                cat(pick(True, n_src, n_dst)),
-                cat([batched._pad_row(w, kb) for w in pick(False, w_src, w_dst)]),
-                cat(pick(False, n_src, n_dst)), jnp.repeat(jnp.asarray(src_long), 2), fid, thr,
-                seed, fx.beta[g][:m], fx.w_max, fx.plastic, each=each)
+            upd = batched._hebb(old, *_end_rows(ends, 0), *_end_rows(ends, 1), fid, thr,
+                                jnp.asarray(lay.m_cap[g][:m]), seed, fx.beta[g][:m], fx.w_max,
+                                fx.plastic, size=int(lay.m_cap[g][:m].max()), each=each)
+        else:                 # every pair, each fibre's longer end first
+            src_long = [s[0].shape[1] >= d[0].shape[1] for s, d in ends]
+            ends = [(s, d) if f else (d, s) for f, (s, d) in zip(src_long, ends)]
+            upd = _hebb_all_pairs(old, *_end_rows(ends, 0), *_end_rows(ends, 1),
+                                  jnp.repeat(jnp.asarray(src_long), 2), fid, thr, seed,
+                                  fx.beta[g][:m], fx.w_max, fx.plastic, each=each)
         stores[g] = upd if m == lay.fid[g].shape[0] else jax.tree.map(
             lambda a, b: a.at[:m].set(b), stores[g], upd)
     return LexCarry(new_w, new_n, tuple(stores))
