@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxbrain.config import at_least, one_of, param, positive
+from jaxbrain.config import at_least, in_range, one_of, param, positive
 from jaxbrain.plasticity.stp import STPParams
 from jaxbrain.quantization import memory_bytes
 
@@ -47,6 +47,8 @@ class Config:
                                         "fraction of the paper's, reached linearly from 1 over all "
                                         "planned images (1: constant, the paper); each further "
                                         "value trains a copy of every network with it")
+    nu_anneal_from: float = param(0.0, in_range(0.0, 0.99), "fraction of the planned images after "
+                                  "which the STDP rates start falling towards nu_final")
     ptq_bits: tuple[int, ...] = param((8, 4, 2), None, "post-training quantisation bit widths")
     eval_stp: bool = param(True, None, "evaluate frozen networks with Tsodyks-Markram inputs")
     t_present: float = param(350.0, positive, "presentation time, ms")
@@ -161,7 +163,8 @@ def run(cfg: Config, out: Path) -> dict:
     meta = {"nets": names, "n_e": cfg.n_e, "order_seed": cfg.data_seed, "n_train": cfg.n_train,
             "epochs": cfg.epochs, "t_present": cfg.t_present, "dt": cfg.dt,
             "theta": "paper: init 20 mV, offset 20 mV, exact decay", "theta_plus": list(cfg.theta_plus)}  # older: theta from 0
-    for key, default in (("integration", "exponential_euler"), ("rest", "reset"), ("nu_final", (1.0,))):
+    for key, default in (("integration", "exponential_euler"), ("rest", "reset"), ("nu_final", (1.0,)),
+                         ("nu_anneal_from", 0.0)):
         if getattr(cfg, key) != default:   # (absent from checkpoints made before the option)
             value = getattr(cfg, key)
             meta[key] = list(value) if isinstance(value, tuple) else value
@@ -177,7 +180,7 @@ def run(cfg: Config, out: Path) -> dict:
     (Path(out) / "ckpt_meta.json").write_text(json.dumps(meta))
 
     def train(state, images, ids, done):
-        nu = jnp.asarray(dc.nu_schedule(nu_final, done, total), jnp.float32)
+        nu = jnp.asarray(dc.nu_schedule(nu_final, done, total, cfg.nu_anneal_from), jnp.float32)
         return dc.train_networks(p, qbits, seeds, state, images, ids, tplus, nu)
 
     # ---- training ---------------------------------------------------------------------
@@ -226,8 +229,8 @@ def run(cfg: Config, out: Path) -> dict:
                  "150 ms without input: the membrane relaxes and carries over (training); "
                  "evaluation from rest"), "input_rate": "pixel/4 Hz at intensity 2",
         "integration": cfg.integration,
-        "stdp_rates": "paper's nu_pre, nu_post times a factor falling linearly from 1 to each "
-                      "network's nu_final over the planned images",
+        "stdp_rates": f"paper's nu_pre, nu_post times a factor falling linearly from 1 to each "
+                      f"network's nu_final from {cfg.nu_anneal_from:g} of the planned images to the end",
         "train_images_this_call": n_trained - start,
         "mean_presentations_per_image_this_call": attempts_sum / max(n_trained - start, 1),
     }

@@ -496,11 +496,13 @@ def respond(params: DCParams, state: DCState, images: Int[Array, "B n_input"],
     return jax.vmap(one)(images, image_ids)
 
 
-def nu_schedule(nu_final, images_done, images_total):
-    """STDP-rate multiplier after ``images_done`` of ``images_total`` training images: linear
-    from 1 (the paper's rates) to ``nu_final`` at the end of training (``nu_final = 1``: the
-    paper's constant rates). Works on floats and arrays (one ``nu_final`` per network)."""
-    return 1.0 - (1.0 - nu_final) * (images_done / images_total)
+def nu_schedule(nu_final, images_done, images_total, start: float = 0.0):
+    """STDP-rate multiplier after ``images_done`` of ``images_total`` training images: 1 (the
+    paper's rates) until the fraction ``start`` of training, then linear to ``nu_final`` at
+    the end (``nu_final = 1``: the paper's constant rates). Works on floats and arrays (one
+    ``nu_final`` per network)."""
+    frac = min(max((images_done / images_total - start) / (1.0 - start), 0.0), 1.0)
+    return 1.0 - (1.0 - nu_final) * frac
 
 
 @jax.jit

@@ -90,12 +90,13 @@ def _ckpt(tmp, rest="reset"):
     return c.latest_step(), c.restore(like)
 
 
-@pytest.mark.parametrize("rest,nu_final", [("reset", [1.0]), ("decay", [1.0]), ("reset", [0.2])])
-def test_resume_continues_exactly(tmp_path, rest, nu_final):
+@pytest.mark.parametrize("rest,nu", [("reset", {}), ("decay", {}),
+                                     ("reset", {"nu_final": [0.2], "nu_anneal_from": 0.25})])
+def test_resume_continues_exactly(tmp_path, rest, nu):
     """A run cut after its first chunk and resumed ends with the uninterrupted run's state to
     the bit (with the decaying rest the carried membrane travels in the checkpoint too; with
     an STDP-rate schedule the resumed chunks get the rates of their place in training)."""
-    run = dict(n_train=200, checkpoint_every=100, evaluate=False, rest=rest, nu_final=nu_final)
+    run = dict(n_train=200, checkpoint_every=100, evaluate=False, rest=rest, **nu)
     _run(tmp_path / "straight", **run)
     s1 = _run(tmp_path / "cut", **run, max_train_s=1e-9)       # stops after the first chunk
     assert s1["metrics"]["protocol"]["train_images_learned"] == 100
@@ -134,6 +135,8 @@ def test_nu_schedule_is_linear_from_one_to_nu_final():
     np.testing.assert_allclose(dc.nu_schedule(np.asarray([0.0, 0.25, 1.0]), 0, 200), [1.0, 1.0, 1.0])
     np.testing.assert_allclose(dc.nu_schedule(np.asarray([0.0, 0.25, 1.0]), 100, 200), [0.5, 0.625, 1.0])
     np.testing.assert_allclose(dc.nu_schedule(np.asarray([0.0, 0.25, 1.0]), 200, 200), [0.0, 0.25, 1.0])
+    late = [dc.nu_schedule(0.0, d, 300, start=2 / 3) for d in (0, 150, 200, 250, 300)]
+    np.testing.assert_allclose(late, [1.0, 1.0, 1.0, 0.5, 0.0], atol=1e-12)
 
 
 def test_nu_scale_scales_the_stdp_change():
@@ -286,3 +289,5 @@ def test_config_errors():
         prepare("mnist_diehl_cook", ["theta_plus=[]"])
     with pytest.raises(ConfigError, match="nu_final"):
         prepare("mnist_diehl_cook", ["nu_final=[-0.5]"])
+    with pytest.raises(ConfigError, match="nu_anneal_from"):
+        prepare("mnist_diehl_cook", ["nu_anneal_from=1.0"])
