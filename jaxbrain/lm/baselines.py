@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["uniform_nll", "unigram", "bigram", "NeuralBaseline", "gru_baseline",
+__all__ = ["uniform_nll", "unigram", "bigram", "bigram_nll", "bigram_argmax", "NeuralBaseline", "gru_baseline",
            "transformer_baseline", "size_to_params", "count_params"]
 
 
@@ -53,6 +53,21 @@ def bigram_nll(train_ids, vocab, x, y, alpha: float = 0.1, first_logp=None):
     pos = np.minimum(pos, len(uniq) - 1)
     num = np.where(uniq[pos] == q, cnt[pos], 0) + alpha
     return -np.log(num / (row[x] + alpha * vocab))
+
+
+def bigram_argmax(train_ids, vocab) -> np.ndarray:
+    """The add-alpha bigram's most likely next token after each token, int64 (V,), from sparse
+    counts (any V): the most frequent successor, ties to the lowest id, and token 0 after a
+    token never seen as a predecessor (the dense table's ``argmax`` of every row)."""
+    prev, nxt = train_ids[:-1].astype(np.int64), train_ids[1:].astype(np.int64)
+    uniq, cnt = np.unique(prev * vocab + nxt, return_counts=True)
+    p, n = uniq // vocab, uniq % vocab
+    order = np.lexsort((n, -cnt, p))               # by prev, then most counts, then lowest id
+    first = np.ones(len(order), bool)
+    first[1:] = p[order][1:] != p[order][:-1]
+    best = np.zeros(vocab, np.int64)
+    best[p[order][first]] = n[order][first]
+    return best
 
 
 def count_params(params) -> int:
