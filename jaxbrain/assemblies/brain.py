@@ -384,6 +384,14 @@ def _update_store(store, pre, post, rule, ok):
                         lambda st: sd.update_existing(st, pre, post, rule, ok), store)
 
 
+def _pair_cap(spec: BrainSpec, f: Fibre) -> int:
+    """The most synapses one Hebbian update of area fibre ``f`` learns (:func:`_hebbian`
+    keeps the first ones in pair order): all source k x target k pairs, or 32 times the
+    expected connected ones if fewer, but at least 4,096."""
+    m = spec.area(f.src).k * spec.area(f.dst).k
+    return int(min(m, max(4096, math.ceil(m * min(1.0, 32 * f.p)))))
+
+
 def _hebbian(spec: BrainSpec, state: BrainState, f: Fibre, new_winners, n_new, active, c=None):
     """Store after ``w <- min(w (1 + beta), w_max)`` on synapses source winner -> new winner."""
     dst = spec.area(f.dst)
@@ -409,8 +417,7 @@ def _hebbian(spec: BrainSpec, state: BrainState, f: Fibre, new_winners, n_new, a
     conn = implicit.law_connected(spec.law, spec.seed, f.fid, f.p, src.winners[:, None], new_winners[None, :])
     valid = (conn & pre_valid[:, None] & post_valid[None, :] & do).reshape(-1)
     m = k_src * dst.k
-    mean = m * f.p
-    m_cap = int(min(m, max(4096, math.ceil(m * min(1.0, 32 * f.p)))))
+    m_cap = _pair_cap(spec, f)
     sel = jnp.nonzero(valid, size=m_cap, fill_value=m)[0]
     ok = sel < m
     sel = jnp.minimum(sel, m - 1)

@@ -245,8 +245,8 @@ def _layout(spec: B.BrainSpec) -> _Layout:
                    tuple(np.array([f.fid for f in fs], np.uint32) for fs in fibres),
                    tuple(np.array([implicit.p_threshold(f.p) for f in fs], np.uint32)
                          for fs in fibres),
-                   tuple(np.array([_pair_cap(spec, f) for f in fs], np.int32) for fs in fibres),
-                   any(_pair_cap(spec, f) < spec.area(f.src).k * spec.area(f.dst).k
+                   tuple(np.array([B._pair_cap(spec, f) for f in fs], np.int32) for fs in fibres),
+                   any(B._pair_cap(spec, f) < spec.area(f.src).k * spec.area(f.dst).k
                        for fs in fibres for f in fs))
 
 
@@ -311,12 +311,6 @@ def _assembly(k: int, index) -> jax.Array:
     """int32[k]: the winners ``brain.activate`` gives assembly ``index`` of an area of
     cap k."""
     return jnp.asarray(index, jnp.int32) * k + jnp.arange(k, dtype=jnp.int32)
-
-
-def _pair_cap(spec, f: B.Fibre) -> int:
-    """``brain._hebbian``'s bound on the synapses one update of area fibre ``f`` learns."""
-    m = spec.area(f.src).k * spec.area(f.dst).k
-    return int(min(m, max(4096, math.ceil(m * min(1.0, 32 * f.p)))))
 
 
 def _drive_tables(drive: dict, ls: LearnerSpec):
