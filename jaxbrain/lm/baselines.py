@@ -40,13 +40,18 @@ def bigram(train_ids: np.ndarray, vocab: int, alpha: float = 0.1) -> np.ndarray:
     return np.log(c / c.sum(axis=1, keepdims=True))
 
 
+def _pair_counts(train_ids, vocab):
+    """Sparse bigram counts: the distinct keys ``prev * vocab + next`` (int64, sorted) of
+    consecutive training tokens and how often each occurs."""
+    return np.unique(train_ids[:-1].astype(np.int64) * vocab + train_ids[1:], return_counts=True)
+
+
 def bigram_nll(train_ids, vocab, x, y, alpha: float = 0.1, first_logp=None):
     """Per-position NLL of windows (x, y) under the add-alpha bigram (sparse counts, any V).
     The first position of each window has no previous token inside the window: it uses the
     previous token anyway (x[:, 0]) - the bigram needs one token of context, as does every
     model here (they all predict y[t] after reading x[t])."""
-    key = train_ids[:-1].astype(np.int64) * vocab + train_ids[1:]
-    uniq, cnt = np.unique(key, return_counts=True)
+    uniq, cnt = _pair_counts(train_ids, vocab)
     row = np.bincount(train_ids[:-1], minlength=vocab).astype(np.float64)
     q = x.astype(np.int64) * vocab + y
     pos = np.searchsorted(uniq, q)
@@ -59,8 +64,7 @@ def bigram_argmax(train_ids, vocab) -> np.ndarray:
     """The add-alpha bigram's most likely next token after each token, int64 (V,), from sparse
     counts (any V): the most frequent successor, ties to the lowest id, and token 0 after a
     token never seen as a predecessor (the dense table's ``argmax`` of every row)."""
-    prev, nxt = train_ids[:-1].astype(np.int64), train_ids[1:].astype(np.int64)
-    uniq, cnt = np.unique(prev * vocab + nxt, return_counts=True)
+    uniq, cnt = _pair_counts(train_ids, vocab)
     p, n = uniq // vocab, uniq % vocab
     order = np.lexsort((n, -cnt, p))               # by prev, then most counts, then lowest id
     first = np.ones(len(order), bool)
