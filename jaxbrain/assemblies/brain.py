@@ -47,7 +47,7 @@ from . import implicit
 from .kcap import METHODS, k_cap
 
 __all__ = ["Area", "Stimulus", "Fibre", "BrainSpec", "AreaState", "BrainState", "PAD",
-           "init", "project", "activate", "set_winners", "fix", "unfix", "inhibit",
+           "init", "project", "assembly_ids", "activate", "set_winners", "fix", "unfix", "inhibit",
            "disinhibit", "inhibit_fibre", "disinhibit_fibre", "set_plasticity", "set_beta", "set_w_max",
            "area_inputs", "fibre_counts", "fibre_weights", "overlap", "Brain"]
 
@@ -253,11 +253,16 @@ def set_winners(spec: BrainSpec, state: BrainState, area: str, ids, count=None) 
     return _replace_area(state, area, winners=w, n_winners=jnp.minimum(count, m))
 
 
+def assembly_ids(k: int, index) -> jax.Array:
+    """int32[k]: the neurons of assembly ``index`` of an area of cap ``k``, ``index*k ..
+    index*k + k - 1`` (what :func:`activate` fires)."""
+    return jnp.asarray(index, jnp.int32) * k + jnp.arange(k, dtype=jnp.int32)
+
+
 def activate(spec: BrainSpec, state: BrainState, area: str, index) -> BrainState:
-    """Fire assembly ``index`` of an area: neurons ``index*k .. index*k + k - 1``, fixed
-    (brain.py's ``activate``, used for explicit areas such as PHON)."""
-    a = spec.area(area)
-    ids = jnp.asarray(index, jnp.int32) * a.k + jnp.arange(a.k, dtype=jnp.int32)
+    """Fire assembly ``index`` of an area (:func:`assembly_ids`), fixed (brain.py's
+    ``activate``, used for explicit areas such as PHON)."""
+    ids = assembly_ids(spec.area(area).k, index)
     return _replace_area(set_winners(spec, state, area, ids), area, fixed=jnp.bool_(True))
 
 

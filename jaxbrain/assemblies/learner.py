@@ -307,12 +307,6 @@ def _unstack(spec, ls, lay: _Layout, state, carry: LexCarry, last_word):
     return s._replace(areas=areas, stores=stores)
 
 
-def _assembly(k: int, index) -> jax.Array:
-    """int32[k]: the winners ``brain.activate`` gives assembly ``index`` of an area of
-    cap k."""
-    return jnp.asarray(index, jnp.int32) * k + jnp.arange(k, dtype=jnp.int32)
-
-
 def _drive_tables(drive: dict, ls: LearnerSpec):
     """``fixed_drive``'s rows stacked by side: PHON float32[2, words, n] and the context
     float32[2, max(nouns, verbs), n] (VISUAL -> NOUN, MOTOR -> VERB, zero rows padding)."""
@@ -453,12 +447,12 @@ def _lex_sentence(spec, ls: LearnerSpec, lay: _Layout, fx: _Fixed, carry: LexCar
     (then the fixed sources' counts are hashed once per word and per sentence, not in
     every round: the same numbers)."""
     nv = jnp.stack([jnp.asarray(noun, jnp.int32), jnp.asarray(verb, jnp.int32)])
-    ctx = jax.vmap(lambda i: _assembly(spec.area(_SIDES[0][1]).k, i))(nv)
+    ctx = jax.vmap(lambda i: B.assembly_ids(spec.area(_SIDES[0][1]).k, i))(nv)
     ctx_counts = (_fixed_counts(spec, lay, "in_ctx", ctx) if tables is None
                   else tables[1][jnp.arange(2), nv])
 
     def word(c, w):
-        phon = _assembly(spec.area("PHON").k, w)
+        phon = B.assembly_ids(spec.area("PHON").k, w)
         counts = {"in_phon": (_fixed_counts(spec, lay, "in_phon", jnp.stack([phon, phon]))
                               if tables is None else tables[0][:, w]),
                   "in_ctx": ctx_counts}
